@@ -10,6 +10,11 @@ and of the chunking and embedding settings), so old and new passages can coexist
 (4) delete passages of other versions; (5) clear ``pending``. Readers only trust passages whose version is the
 record's current one. A run killed anywhere leaves the speech wholly old (before 3) or wholly new (after 3), and
 ``repair()`` finishes or undoes steps 4-5 for every speech still marked pending.
+
+Listing the speeches costs a scan of every record (tens of ms at a few hundred speeches), too much for every
+question. So every write also stores a new *generation* in a one-record ``library`` collection, after its commit;
+``list_speeches()`` reads that record (about 1 ms) and serves its last listing while the generation is unchanged.
+This works across processes sharing a Chroma server: each one sees the others' generations.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SPEECHES = "speeches"
 PASSAGES = "passages"
+LIBRARY = "library"  # one record: the library's generation, changed by every write
 _NO_VECTOR = [1.0]
 REINDEX = "reindex"  # the pending mark of a speech whose passages must be rebuilt from its stored text
 _EMBED_BATCH = 32
@@ -111,8 +118,10 @@ class SpeechStore:
         self.embeddings = embeddings
         self.backend = backend
         self.speeches = client.get_or_create_collection(SPEECHES, embedding_function=None)
+        self.library = client.get_or_create_collection(LIBRARY, embedding_function=None)
         self.passages = self._open_passages(dimension)
         self.max_batch = client.get_max_batch_size()
+        self._listing: tuple[str, list[StoredSpeech]] | None = None
 
     def _open_passages(self, dimension: int | None):
         existing = {c.name for c in self.client.list_collections()}
@@ -145,13 +154,28 @@ class SpeechStore:
         ids = speeches.get(where={"version": {"$ne": ""}}, include=[])["ids"]
         for batch in _batches(ids, 1000):
             speeches.update(ids=list(batch), metadatas=[{"pending": REINDEX}] * len(batch))
+        client.get_or_create_collection(LIBRARY, embedding_function=None).upsert(
+            ids=["state"], embeddings=[_NO_VECTOR], metadatas=[{"generation": uuid.uuid4().hex}]
+        )
 
     # -- reading -----------------------------------------------------------------------------------------------
 
+    def generation(self) -> str:
+        got = self.library.get(ids=["state"], include=["metadatas"])
+        return got["metadatas"][0]["generation"] if got["ids"] else ""
+
     def list_speeches(self) -> list[StoredSpeech]:
+        generation = self.generation()  # read before listing: a write that lands meanwhile bumps it again
+        if self._listing is not None and self._listing[0] == generation and generation:
+            return list(self._listing[1])
         got = self.speeches.get(include=["metadatas"])
         records = [_stored(i, m) for i, m in zip(got["ids"], got["metadatas"])]
-        return sorted((r for r in records if r.version), key=lambda r: (r.date or "", r.id))
+        listing = sorted((r for r in records if r.version), key=lambda r: (r.date or "", r.id))
+        self._listing = (generation, listing)
+        return list(listing)
+
+    def _bump(self) -> None:
+        self.library.upsert(ids=["state"], embeddings=[_NO_VECTOR], metadatas=[{"generation": uuid.uuid4().hex}])
 
     def get_speech(self, speech_id: str) -> StoredSpeech:
         got = self.speeches.get(ids=[speech_id], include=["metadatas"])
@@ -202,7 +226,7 @@ class SpeechStore:
                 metadatas=[{"version": "", "pending": version, "title": speech.title}],
             )
         for batch in _batches(passages, _EMBED_BATCH):
-            vectors = self.embeddings.embed_documents([p.text for p in batch])
+            vectors = self.embeddings.embed_documents([embedding_text(speech, p) for p in batch])
             self.passages.upsert(
                 ids=[f"{speech.id}#{version}#{p.order}" for p in batch],
                 documents=[p.text for p in batch],
@@ -214,12 +238,14 @@ class SpeechStore:
         self.speeches.upsert(
             ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR], metadatas=[{**record, "pending": version}]
         )
+        self._bump()
         self._drop_other_versions(speech.id, version)
         self.speeches.update(ids=[speech.id], metadatas=[{"pending": ""}])
 
     def delete_speech(self, speech_id: str) -> None:
         self.get_speech(speech_id)  # raises UnknownSpeechError
         self.speeches.update(ids=[speech_id], metadatas=[{"version": "", "pending": "delete"}])
+        self._bump()
         self._drop_other_versions(speech_id, "")
         self.speeches.delete(ids=[speech_id])
 
@@ -237,12 +263,19 @@ class SpeechStore:
             else:
                 self.speeches.delete(ids=[speech_id])
             log.info("repaired interrupted write of speech %s", speech_id)
+        if got["ids"]:
+            self._bump()
         return list(got["ids"])
 
     def _drop_other_versions(self, speech_id: str, keep: str) -> None:
         where = {"$and": [{"speech_id": speech_id}, {"version": {"$ne": keep}}]} if keep else {"speech_id": speech_id}
         while ids := self.passages.get(where=where, include=[], limit=self.max_batch)["ids"]:
             self.passages.delete(ids=ids)
+
+
+def embedding_text(speech: Speech, passage: Passage) -> str:
+    """What is embedded for a passage: the speech title gives a short passage its context (who, which meeting)."""
+    return f"{speech.title}\n{passage.text}"
 
 
 def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -309,6 +342,8 @@ def _stored(speech_id: str, meta: dict) -> StoredSpeech:
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> SpeechStore:
     """The configured library: Chroma on disk or on a server, with the configured (cached) embedding backend."""
-    from ingest.embeddings import cached_embeddings
+    from ingest.embeddings import CachedEmbeddings, cached_embeddings
 
-    return SpeechStore(connect(settings), cached_embeddings(settings, embeddings), settings.embedding.strip())
+    if not isinstance(embeddings, CachedEmbeddings):
+        embeddings = cached_embeddings(settings, embeddings)
+    return SpeechStore(connect(settings), embeddings, settings.embedding.strip())
