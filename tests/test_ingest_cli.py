@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import HOSTILE, ROOT, SAMPLES
 
 pytestmark = pytest.mark.slow

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import FakeEmbeddings, minilm_folder
+
 from ingest.embeddings import CachedEmbeddings, EmbeddingConfigError, load_embeddings
 
 

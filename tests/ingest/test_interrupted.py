@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SAMPLES, SEED, FakeEmbeddings, minilm_folder
+
 from ingest.pipeline import Ingestor
 from ingest.store import open_store
 from settings import Settings

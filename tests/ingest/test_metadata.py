@@ -9,7 +9,12 @@ from pathlib import Path
 import docx
 import pytest
 
-from ingest.metadata import is_speech_file, load_speech, parse_speech_date, unique_speech_id
+from ingest.metadata import (
+    is_speech_file,
+    load_speech,
+    parse_speech_date,
+    unique_speech_id,
+)
 from ingest.readers import SpeechFileError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"

@@ -6,14 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import HOSTILE, SEED, FakeEmbeddings, ingest
 
-from conftest import HOSTILE, SAMPLES, SEED, FakeEmbeddings
-from ingest.pipeline import Ingestor
 from ingest.store import SpeechStore, StoreError, open_store
-
-
-def ingest(store, settings, *paths, prune=False):
-    return Ingestor(store, settings, progress=False).run([Path(p) for p in paths], prune=prune)
 
 
 def visible_passages(store, speech_id):
@@ -27,14 +22,6 @@ def visible_passages(store, speech_id):
 
 def all_passage_ids(store):
     return set(store.passages.get(include=[])["ids"])
-
-
-@pytest.fixture
-def library(tmp_path):
-    folder = tmp_path / "speeches"
-    shutil.copytree(SEED, folder)
-    shutil.copytree(SAMPLES, folder / "samples")
-    return folder
 
 
 def test_every_passage_is_an_exact_slice_of_its_speech(store, settings, library):

@@ -9,25 +9,12 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import pytest
+from conftest import ingest
 
 import retriever.keyword as keyword
-from conftest import SAMPLES, SEED
-from ingest.pipeline import Ingestor
 from retriever.keyword import KeywordIndex, tokenize
 
 CITY = "2025-city-work-meeting"
-
-
-def ingest(store, settings, *paths, prune=False):
-    return Ingestor(store, settings, progress=False).run([Path(p) for p in paths], prune=prune)
-
-
-@pytest.fixture
-def library(tmp_path):
-    folder = tmp_path / "speeches"
-    shutil.copytree(SEED, folder)
-    shutil.copytree(SAMPLES, folder / "samples")
-    return folder
 
 
 @pytest.fixture

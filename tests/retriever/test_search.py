@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from conftest import SEED, ingest
 
-from conftest import SAMPLES, SEED
-from ingest.pipeline import Ingestor
 from ingest.store import UnknownSpeechError, open_store
 from retriever.search import Filters, Retriever
-
-
-def ingest(store, settings, *paths, prune=False):
-    return Ingestor(store, settings, progress=False).run([Path(p) for p in paths], prune=prune)
-
-
-@pytest.fixture
-def library(tmp_path):
-    folder = tmp_path / "speeches"
-    shutil.copytree(SEED, folder)
-    shutil.copytree(SAMPLES, folder / "samples")
-    return folder
 
 
 @pytest.fixture
