@@ -38,8 +38,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(300, ge=50, le=4000, description="Largest passage, in characters.")
     chunk_overlap: int = Field(80, ge=0, le=1000, description="Characters of the previous passage repeated.")
     fusion: str = Field("convex", pattern="^(convex|rrf)$", description="How dense and keyword results combine.")
-    dense_weight: float = Field(0.3, ge=0, description="Weight of dense search in the fusion.")
-    keyword_weight: float = Field(0.7, ge=0, description="Weight of keyword (BM25) search in the fusion.")
+    dense_weight: float = Field(0.2, ge=0, description="Weight of dense search in the fusion.")
+    keyword_weight: float = Field(0.8, ge=0, description="Weight of keyword (BM25) search in the fusion.")
     retrieval_depth: int = Field(50, ge=5, le=1000, description="Candidates taken from each search before fusion.")
     relevance_threshold: float = Field(
         0.18, ge=0, le=1, description="Below this relevance the speeches do not address the question (docs/retrieval.md)."

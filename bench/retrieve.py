@@ -50,6 +50,7 @@ from settings import Settings, quiet_network_clients  # noqa: E402
 
 quiet_network_clients()  # OMP_WAIT_POLICY=PASSIVE among others: it matters on 2 cores
 
+from ingest.embeddings import cached_embeddings  # noqa: E402
 from ingest.store import (  # noqa: E402
     _NO_VECTOR,
     SpeechStore,
@@ -179,6 +180,9 @@ class Filler:
                 for record, speech, ps, _ in batch
             ],
         )
+        bump = getattr(self.target, "_bump", None)  # put_speech ends every write with a new library generation
+        if bump is not None:
+            bump()
 
 
 def measure_size(
@@ -308,6 +312,8 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N cProfile entries")
     parser.add_argument("--budget", type=float, default=300, metavar="S",
                         help="seconds of question timing per size; stops early (and says so) when spent")
+    parser.add_argument("--keep-source", type=Path, metavar="DIR",
+                        help="ingest the corpus into DIR and keep it; a later run with the same DIR reuses it")
     parser.add_argument("--put-speech", action="store_true", help="fill through SpeechStore.put_speech (slow)")
     args = parser.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -323,8 +329,18 @@ def main() -> None:
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-retrieve-") as tmp:
-        log(f"ingesting {args.corpus} (embedding cache {settings.data_dir / 'cache'})")
-        ingest_ms, source = timed(lambda: ingest_corpus(args.corpus, settings, Path(tmp) / "source", progress=False))
+        kept = args.keep_source
+        reused = kept is not None and (kept / "data" / "chroma").is_dir()
+        if reused:
+            log(f"reusing the corpus library in {kept} (made by an earlier run with --keep-source)")
+            ingest_ms, source = timed(lambda: open_store(
+                settings.model_copy(update={"data_dir": kept / "data", "chroma_url": None}),
+                cached_embeddings(settings),
+            ))
+        else:
+            log(f"ingesting {args.corpus} (embedding cache {settings.data_dir / 'cache'})")
+            workdir = kept if kept is not None else Path(tmp) / "source"
+            ingest_ms, source = timed(lambda: ingest_corpus(args.corpus, settings, workdir, progress=False))
         library = settings.model_copy(update={"data_dir": Path(tmp) / "library", "chroma_url": None})
         target = open_store(library, source.embeddings)
         filler = Filler(source, target, per_speech=args.put_speech)
@@ -342,6 +358,7 @@ def main() -> None:
         "corpus": str(args.corpus),
         "source_passages": filler.per_replica,
         "source_ingest_s": round(ingest_ms / 1000, 1),
+        "source_reused": reused,
         "total_s": round(time.perf_counter() - started, 1),
         "sizes": rows,
     }

@@ -239,7 +239,8 @@ class SpeechStore:
             ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR], metadatas=[{**record, "pending": version}]
         )
         self._bump()
-        self._drop_other_versions(speech.id, version)
+        if previous["ids"]:  # a speech with no record has no passages but ours (its record came before them)
+            self._drop_other_versions(speech.id, version)
         self.speeches.update(ids=[speech.id], metadatas=[{"pending": ""}])
 
     def delete_speech(self, speech_id: str) -> None:
