@@ -86,7 +86,8 @@ class Ingestor:
                 self._ingest_file(path, by_source.get(str(path)), taken, report)
                 bar.update(1)
         for speech in self.store.needing_reindex():
-            self._put(speech, file_sha256=stored.get(speech.id, None) and stored[speech.id].file_sha256 or "")
+            previous = stored.get(speech.id)
+            self._put(speech, file_sha256=previous.file_sha256 if previous else "")
             report.reindexed.append(speech.id)
         if prune:
             for speech in self.store.list_speeches():
