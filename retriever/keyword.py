@@ -152,6 +152,7 @@ class KeywordIndex:
         self.folder = Path(folder)
         self._snap = snapshot or _Snapshot.empty()
         self._unsaved = False
+        self._synced = ""  # the library generation this index last matched
 
     @classmethod
     def open(cls, folder: Path) -> KeywordIndex:
@@ -169,12 +170,16 @@ class KeywordIndex:
     def sync(self, store: SpeechStore) -> bool:
         """Bring the index up to date with ``store`` and save it; False, having read nothing but the speech list,
         when it already was. A speech that changes or vanishes while being read is left out until the next sync."""
+        generation = store.generation()
+        if generation and generation == self._synced and not self._unsaved:
+            return False  # nothing was written to the library since the last sync
         listed = store.list_speeches()
         wanted = {s.id: s.version for s in listed}
         snap = self._snap
         if wanted == snap.versions:
             if self._unsaved:
                 self._save()
+            self._synced = generation
             return False
         kept = [(sid, ver) for sid, ver in snap.speeches if wanted.get(sid) == ver]
         fresh = _Fresh(snap.term_ids, len(kept))
@@ -186,6 +191,8 @@ class KeywordIndex:
         self._snap = _merge(snap, kept, fresh)
         self._unsaved = True
         self._save()
+        if set(self._snap.versions.items()) == set(wanted.items()):
+            self._synced = generation  # else a speech changed mid-read: look again next time
         return True
 
     def _save(self) -> None:

@@ -104,6 +104,7 @@ class Retriever:
         self.store = store
         self.settings = settings
         self.keyword = keyword or KeywordIndex.open(settings.data_dir / "keyword")
+        self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str]] | None = None
 
     def retrieve(
         self,
@@ -121,11 +122,10 @@ class Retriever:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
-        speeches = {s.id: s for s in self.store.list_speeches()}
+        speeches, current = self._library()
         allowed = None if filters.is_empty() else filters.allowed(speeches)
         if allowed is not None and not allowed:
             return Retrieval(question, [], 0.0, False, mode, [])
-        current = {s.id: s.version for s in speeches.values()}
         depth = max(self.settings.retrieval_depth, 3 * k)
 
         dense = self._dense(question, depth, allowed, current) if mode != "keyword" else []
@@ -166,6 +166,14 @@ class Retriever:
             sorted(allowed) if allowed is not None else None,
         )
 
+    def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str]]:
+        """Speech id -> record and -> current version, rebuilt only when the library's generation changes."""
+        generation = self.store.generation()
+        if self._cached is None or self._cached[0] != generation or not generation:
+            listed = self.store.list_speeches()
+            self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed})
+        return self._cached[1], self._cached[2]
+
     def retrieve_per_speech(self, question: str, speech_ids: Sequence[str], *, k: int = 3) -> dict[str, Retrieval]:
         """The best passages within each of the given speeches, searched separately (for comparisons)."""
         return {sid: self.retrieve(question, k=k, filters=Filters(speech_ids=[sid])) for sid in speech_ids}
@@ -174,13 +182,10 @@ class Retriever:
 
     def _dense(self, question: str, depth: int, allowed: set[str] | None, current: dict[str, str]):
         vector = self.store.embeddings.embed_query(question)
-        total = self.store.passages.count()
-        if not total:
+        if not current:
             return []
         where = {"speech_id": {"$in": sorted(allowed)}} if allowed is not None else None
-        found = self.store.passages.query(
-            query_embeddings=[vector], n_results=min(depth, total), where=where, include=["distances"]
-        )
+        found = self.store.passages.query(query_embeddings=[vector], n_results=depth, where=where, include=["distances"])
         return [
             (pid, 1.0 - distance)
             for pid, distance in zip(found["ids"][0], found["distances"][0])

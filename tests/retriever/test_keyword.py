@@ -174,6 +174,7 @@ def test_pruned_and_deleted_speeches_leave_no_passages(store, settings, library,
 def test_a_speech_rewritten_while_being_read_is_retried_on_the_next_sync(store, index, monkeypatch):
     newer = dataclasses.replace(store.get_speech(CITY), version="newer")
     monkeypatch.setattr(index, "_snap", keyword._Snapshot.empty())
+    monkeypatch.setattr(index, "_synced", "")  # forget the sync, as a fresh process would
     real = store.get_speech
     monkeypatch.setattr(store, "get_speech", lambda sid: newer if sid == CITY else real(sid))
     assert index.sync(store)
