@@ -1,11 +1,18 @@
 """The speeches assistant's entry point.
 
-Until the chat UI lands, ``python app.py`` makes sure the library is not empty (on first run it ingests the bundled
-sample speeches from ``samples/``) and lists what it holds.
+    python app.py                                   serve the web app (on first run, add the sample speeches)
+    python app.py ask "问题" [--speech ID ...] [--years 2020-2023] [--json]
+    python app.py compare ID_A ID_B "主题" [--json]
+
+``ask`` and ``compare`` call the same functions as the web app and the HTTP API (answer/service.py) and print the
+answer with its citations, or one JSON object with ``--json`` (schema in README.md). Exit status: 0 answered (also
+when the speeches do not address the question: see ``found``), 1 the LLM could not be used, 2 bad input.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -27,13 +34,91 @@ def ensure_library(settings: Settings):
     return store
 
 
-def main() -> int:
-    quiet_network_clients()
-    from ingest.__main__ import print_speeches
+def parse_years(text: str | None) -> tuple[int | None, int | None] | None:
+    """'2020-2023', '2021' (one year), '2020-' or '-2023'."""
+    if not text:
+        return None
+    low, sep, high = text.partition("-")
+    try:
+        low_year = int(low) if low.strip() else None
+        high_year = (int(high) if high.strip() else None) if sep else low_year
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"years must look like 2020-2023, 2021, 2020- or -2023, not {text!r}")
+    return low_year, high_year
 
-    store = ensure_library(Settings())
-    print_speeches(store.list_speeches(), as_json=False)
-    print("\nAdd your own speeches with: python -m ingest PATH...", file=sys.stderr)
+
+def print_result(result, as_json: bool, streamed: bool) -> None:
+    if as_json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        return
+    if not streamed:
+        print(result.answer)
+    print()
+    for c in result.citations:
+        where = f"《{c.title}》" + (f"（{c.date}）" if c.date else "")
+        print(f"[{c.label}] {where} {c.speech_id} {c.start}-{c.end}\n    {' '.join(c.text.split())}")
+    for sentence in result.unsupported_sentences:
+        print(f"! not supported by its citations: {sentence}")
+
+
+def run_stream(stream, as_json: bool):
+    result, streamed = None, False
+    for item in stream:
+        if isinstance(item, str):
+            if not as_json:
+                print(item, end="", flush=True)
+                streamed = True
+        else:
+            result = item
+    if streamed:
+        print()
+    print_result(result, as_json, streamed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_network_clients()
+    parser = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command")
+    ask = commands.add_parser("ask", help="answer a question from the speeches")
+    ask.add_argument("question")
+    ask.add_argument("--speech", action="append", default=[], metavar="ID", help="search only this speech (repeat)")
+    ask.add_argument("--years", type=parse_years, help="search only speeches of these years: 2020-2023")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    compare = commands.add_parser("compare", help="compare what two speeches say about a topic")
+    compare.add_argument("speech_a")
+    compare.add_argument("speech_b")
+    compare.add_argument("topic")
+    compare.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    from ingest.store import StoreError, UnknownSpeechError
+
+    try:
+        settings = Settings()
+        store = ensure_library(settings)
+        if args.command is None:
+            from web.server import serve
+
+            serve(settings)
+            return 0
+        from answer.llm.errors import LLMUnavailable
+        from answer.service import Assistant
+
+        assistant = Assistant(settings, store=store)
+        try:
+            if args.command == "ask":
+                run_stream(assistant.ask_stream(args.question, speech_ids=args.speech, years=args.years), args.json)
+            else:
+                run_stream(assistant.compare_stream(args.speech_a, args.speech_b, args.topic), args.json)
+        except LLMUnavailable as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    except UnknownSpeechError as error:
+        print(f"error: unknown speech id {error.args[0]!r}; list them with: python -m ingest --list", file=sys.stderr)
+        return 2
+    except (ValueError, StoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

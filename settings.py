@@ -44,9 +44,41 @@ class Settings(BaseSettings):
     relevance_threshold: float = Field(
         0.18, ge=0, le=1, description="Below this relevance the speeches do not address the question (docs/retrieval.md)."
     )
-    threads: int = Field(2, ge=1, le=64, description="CPU threads for the embedding model.")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for the embedding model and the local LLM.")
 
-    @field_validator("chroma_url", mode="before")
+    # -- answers (issue 4) ---------------------------------------------------------------------------------------
+    llm: str = Field(
+        "local",
+        pattern="^(local|openai|extractive)$",
+        description="Who writes answers: 'local' (the bundled Qwen2.5 1.5B GGUF, in-process llama.cpp), 'openai' "
+        "(any OpenAI-compatible server) or 'extractive' (no LLM: quotes the best passages).",
+    )
+    openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (SPEECHES_LLM=openai).")
+    openai_model: str = Field("qwen2.5", description="Model name sent to the OpenAI-compatible endpoint.")
+    openai_api_key: str = Field("none", description="API key for the OpenAI-compatible endpoint.")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_context: int = Field(4096, ge=512, le=32768, description="Context window of the local model, in tokens.")
+    max_answer_tokens: int = Field(384, ge=16, le=4096, description="Longest answer, in tokens.")
+    language: str = Field("zh", pattern="^(zh|en)$", description="Language of the prompts and answers: zh or en.")
+    answer_passages: int = Field(4, ge=1, le=12, description="Passages numbered into an answer prompt.")
+    compare_passages: int = Field(3, ge=1, le=8, description="Passages per speech in a comparison prompt.")
+
+    # -- the web app (issue 5) ------------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the web app listens on.")
+    root_path: str = Field("", description="Path prefix when served behind a reverse proxy, e.g. /speeches.")
+    frame_ancestors: str = Field(
+        "'self'",
+        description="Origins allowed to embed /embed in an iframe (CSP frame-ancestors), space-separated, "
+        "e.g. \"'self' https://intranet.example\".",
+    )
+    access_token: str | None = Field(None, description="A shared token required by the app and the API; empty = none.")
+    trusted_user_header: str | None = Field(
+        None, description="A header set by the reverse proxy after single sign-on (e.g. X-Remote-User); empty = none."
+    )
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload, in MB.")
+
+    @field_validator("chroma_url", "access_token", "trusted_user_header", mode="before")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

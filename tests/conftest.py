@@ -49,7 +49,7 @@ class FakeEmbeddings(Embeddings):
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
     """No test reads the developer's .env or data dir."""
-    for name in ("SPEECHES_DATA_DIR", "SPEECHES_EMBEDDING", "SPEECHES_CHROMA_URL"):
+    for name in ("SPEECHES_DATA_DIR", "SPEECHES_EMBEDDING", "SPEECHES_CHROMA_URL", "SPEECHES_LLM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -1,0 +1,55 @@
+"""Turning retrieved passages into numbered citations, the prompt's quoted material, and extractive answers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from answer.citations import bigrams
+from answer.types import Citation
+from retriever.search import RetrievedPassage
+
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?[”’」』）)]*")
+
+
+def to_citation(label: str, passage: RetrievedPassage) -> Citation:
+    return Citation(
+        label=label, speech_id=passage.speech_id, title=passage.title, date=passage.date, start=passage.start,
+        end=passage.end, text=passage.text, section=passage.section, score=round(passage.score, 4),
+    )
+
+
+def number(passages: Sequence[RetrievedPassage], prefix: str = "") -> list[Citation]:
+    return [to_citation(f"{prefix}{i}", p) for i, p in enumerate(passages, 1)]
+
+
+def as_data(text: str) -> str:
+    """Speech text as quoted material: no angle bracket can close or open the prompt's own tags."""
+    return text.replace("<", "＜").replace(">", "＞")
+
+
+def format_material(citations: Sequence[Citation]) -> str:
+    blocks = []
+    for c in citations:
+        head = f"[{c.label}]《{as_data(c.title)}》" + (f"（{c.date}）" if c.date else "")
+        if c.section:
+            head += f" {as_data(c.section)}"
+        blocks.append(f"{head}\n{as_data(c.text)}")
+    return "\n\n".join(blocks)
+
+
+def best_sentence(text: str, question: str) -> str:
+    """The sentence of ``text`` sharing most character bigrams with the question (verbatim, for quoting)."""
+    wanted = bigrams(question)
+    candidates = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    if not candidates:
+        return text.strip()
+    return max(candidates, key=lambda s: (len(bigrams(s) & wanted), -abs(len(s) - 60)))
+
+
+def extractive_answer(citations: Sequence[Citation], question: str, intro: str) -> str:
+    """An answer with no LLM: the best sentence of each passage, quoted verbatim, with its citation."""
+    lines = [intro]
+    for c in citations:
+        lines.append(f"- 「{best_sentence(c.text, question)}」[{c.label}]")
+    return "\n".join(lines)

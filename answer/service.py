@@ -1,0 +1,286 @@
+"""The answering chain: the functions the CLI, the web app and the HTTP API call.
+
+``Assistant.ask_stream`` runs, for one question:
+1. follow-up handling (answer/followup.py): a referenced speech ("第二篇讲话") becomes a filter, and the question is
+   rewritten into a standalone one (by the LLM when one runs);
+2. retrieval (retriever/);
+3. the relevance gate: when retrieval says the speeches do not address the question, the answer says so and lists
+   the nearest passages, and no LLM runs;
+4. the numbered passages go into the answer prompt (prompts/) and the LLM's tokens stream out, or, with
+   ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
+5. the [n] markers become citations (unknown ones dropped), and every sentence is checked against what it cites.
+
+Streams yield ``str`` deltas of the answer text and, last, the finished ``Answer`` (or ``Comparison``).
+Errors: ``ValueError`` for bad input, ``UnknownSpeechError`` for an unknown speech id, ``LLMUnavailable`` when the
+LLM cannot be reached; each message names what was wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from langchain_core.output_parsers import StrOutputParser
+
+import prompts
+from answer import context as ctx
+from answer import followup
+from answer.llm.errors import LLMUnavailable
+from answer.citations import resolve_markers, unsupported_sentences
+from answer.types import Answer, Citation, Comparison, SpeechSide
+from answer.wording import phrase
+from ingest.store import SpeechStore, UnknownSpeechError, open_store
+from retriever.search import Filters, Retrieval, Retriever
+from settings import Settings
+
+log = logging.getLogger(__name__)
+_UNSET = object()
+
+
+class Assistant:
+    def __init__(self, settings: Settings, *, store: SpeechStore | None = None, retriever: Retriever | None = None,
+                 llm=_UNSET) -> None:
+        self.settings = settings
+        self.language = settings.language
+        self.store = store or open_store(settings)
+        self.retriever = retriever or Retriever(self.store, settings)
+        self._llm = llm
+        self._load_lock = threading.Lock()
+        self._retrieve_lock = threading.Lock()  # the keyword index syncs itself on read: one reader at a time
+
+    # -- the LLM, loaded once -----------------------------------------------------------------------------------
+
+    @property
+    def llm(self):
+        """The chat model, or None in extractive mode. Loaded on first use, once per process."""
+        if self._llm is _UNSET:
+            with self._load_lock:
+                if self._llm is _UNSET and self.settings.llm == "extractive":
+                    self._llm = None
+                elif self._llm is _UNSET:
+                    from answer.llm import load_chat_model
+
+                    self._llm = load_chat_model(self.settings)
+        return self._llm
+
+    @property
+    def backend(self) -> str:
+        return self.settings.llm
+
+    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[str]:
+        chain = prompts.load(prompt_name, self.language) | self.llm | StrOutputParser()
+        try:
+            yield from chain.stream(dict(values))
+        except LLMUnavailable:
+            raise
+        except Exception as error:  # a backend bug must reach the user as a message, not a traceback
+            log.exception("the LLM failed")
+            raise LLMUnavailable(f"The LLM failed while answering: {error}") from error
+
+    # -- ask ----------------------------------------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[Mapping] | None = None, speech_ids: Sequence[str] | None = None,
+            years: tuple[int | None, int | None] | None = None) -> Answer:
+        return _final(self.ask_stream(question, history, speech_ids, years))
+
+    def ask_stream(self, question: str, history: Sequence[Mapping] | None = None,
+                   speech_ids: Sequence[str] | None = None,
+                   years: tuple[int | None, int | None] | None = None) -> Iterator[str | Answer]:
+        question = _text(question, "question")
+        turns = followup.parse_history(history)
+        filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years))
+        speeches = {s.id: s for s in self.store.list_speeches()}
+        for sid in filters.speech_ids or []:
+            if sid not in speeches:
+                raise UnknownSpeechError(sid)
+        if not speeches:
+            yield from _said(Answer(question, question, phrase(self.language, "empty_library"), False,
+                                    backend=self.backend))
+            return
+
+        standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()})
+        retrieval = self._retrieve(standalone, self.settings.answer_passages, filters)
+        numbered = ctx.number(retrieval.passages)
+        answer = Answer(question, standalone, "", False, context=numbered, backend=self.backend,
+                        relevance=retrieval.relevance)
+        if not numbered:
+            answer.answer = phrase(self.language, "no_speeches_match" if filters.speech_ids or filters.years
+                                   else "not_found")
+            yield from _said(answer)
+            return
+        if not retrieval.relevant:
+            answer.answer = self._not_found_text(numbered[:3])
+            answer.context = numbered[:3]
+            answer.citations = numbered[:3]
+            yield from _said(answer)
+            return
+
+        answer.found = True
+        if self.llm is None:
+            text = ctx.extractive_answer(numbered[:3], standalone, phrase(self.language, "extractive_intro"))
+            yield text
+        else:
+            parts = []
+            for delta in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
+                                                     "question": ctx.as_data(standalone)}):
+                parts.append(delta)
+                yield delta
+            text = "".join(parts).strip()
+        self._finish(answer, text, {c.label: c for c in numbered})
+        if self.llm is not None and _is_refusal(text, self.language):
+            answer.found = False  # the model read the passages and found no answer: trust it, keep the passages
+        yield answer
+
+    def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters,
+                    titles: Mapping[str, str]) -> tuple[str, Filters]:
+        if not followup.is_followup(question, turns):
+            return question, filters
+        mentioned = followup.mentioned_speeches(turns, titles)
+        last_cited = next((t.speech_ids for t in reversed(turns) if t.role == "assistant" and t.speech_ids), [])
+        candidates = list(filters.speech_ids or mentioned)
+        referenced = followup.referenced_speech(question, candidates, last_cited)
+        if referenced:
+            filters = Filters(speech_ids=[referenced], years=filters.years, where=filters.where)
+        standalone = None
+        if self.llm is not None:
+            listed = "\n".join(phrase(self.language, "nth_speech", n=i, title=titles.get(sid, sid))
+                               for i, sid in enumerate(candidates, 1))
+            values = {
+                "history": followup.history_lines(turns, phrase(self.language, "speaker_user"),
+                                                  phrase(self.language, "speaker_assistant")),
+                "speeches": listed or phrase(self.language, "none"),
+                "question": question,
+            }
+            standalone = followup.clean_rewrite("".join(self._stream_llm("rewrite", values)), question)
+        return standalone or followup.joined_question(question, turns), filters
+
+    def _retrieve(self, question: str, k: int, filters: Filters) -> Retrieval:
+        with self._retrieve_lock:
+            return self.retriever.retrieve(question, k=k, filters=filters)
+
+    def _finish(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> None:
+        result.answer, result.citations, result.dropped_markers = resolve_markers(text, numbered)
+        result.unsupported_sentences = [
+            s for s in unsupported_sentences(result.answer, numbered) if not _is_refusal(s, self.language)
+        ]
+
+    def _not_found_text(self, nearest: Sequence[Citation]) -> str:
+        lines = [phrase(self.language, "not_found"), phrase(self.language, "nearest")]
+        for c in nearest:
+            snippet = " ".join(c.text.split())
+            snippet = snippet if len(snippet) <= 60 else snippet[:60] + "…"
+            lines.append(f"- 《{c.title}》：{snippet}[{c.label}]")
+        return "\n".join(lines)
+
+    # -- compare ------------------------------------------------------------------------------------------------
+
+    def compare(self, speech_a: str, speech_b: str, topic: str) -> Comparison:
+        return _final(self.compare_stream(speech_a, speech_b, topic))
+
+    def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[str | Comparison]:
+        topic = _text(topic, "topic")
+        records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
+        if speech_a == speech_b:
+            raise ValueError(f"pick two different speeches to compare (both are {speech_a!r})")
+        sides = {}
+        for key, record in records.items():
+            with self._retrieve_lock:
+                found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
+                                                filters=Filters(speech_ids=[record.id]))
+            sides[key] = SpeechSide(key, record.id, record.title, record.date, found.relevant,
+                                    ctx.number(found.passages, key) if found.relevant else [])
+        a, b = sides["A"], sides["B"]
+        result = Comparison(topic, a, b, "", a.found or b.found, backend=self.backend)
+        numbered = {c.label: c for side in (a, b) for c in side.passages}
+        if not result.found:
+            result.answer = phrase(self.language, "neither_found", topic=topic)
+            yield from _said(result)
+            return
+        notes = [phrase(self.language, "side_not_found", title=s.title) for s in (a, b) if not s.found]
+        if self.llm is None:
+            text = "\n\n".join(self._extractive_side(s, topic) for s in (a, b))
+            yield text
+        else:
+            none = phrase(self.language, "no_material")
+            values = {
+                "title_a": ctx.as_data(a.title), "passages_a": ctx.format_material(a.passages) or none,
+                "title_b": ctx.as_data(b.title), "passages_b": ctx.format_material(b.passages) or none,
+                "topic": ctx.as_data(topic),
+            }
+            parts = []
+            for delta in self._stream_llm("compare", values):
+                parts.append(delta)
+                yield delta
+            text = "".join(parts).strip()
+            missing = [n for n in notes if n not in text]
+            if missing:  # the code, not the model, guarantees that a silent speech is said to be silent
+                text += "\n\n" + "\n".join(missing)
+                yield "\n\n" + "\n".join(missing)
+        self._finish(result, text, numbered)
+        yield result
+
+    def _extractive_side(self, side: SpeechSide, topic: str) -> str:
+        if not side.found:
+            return phrase(self.language, "side_not_found", title=side.title)
+        return ctx.extractive_answer(side.passages, topic, f"《{side.title}》：")
+
+    # -- the library --------------------------------------------------------------------------------------------
+
+    def topic_strength(self, topic: str, depth: int = 200) -> list[dict]:
+        """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
+        ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
+        speech, so the chart costs the same as a question."""
+        topic = _text(topic, "topic")
+        best: dict[str, float] = {}
+        with self._retrieve_lock:
+            found = self.retriever.retrieve(topic, k=depth)
+            for p in found.passages:
+                score = self.retriever.keyword.coverage(topic, f"{p.title}\n{p.text}")
+                best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
+        return [
+            {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year,
+             "score": round(best.get(s.id, 0.0), 4)}
+            for s in self.store.list_speeches()
+        ]
+
+    def ingest(self, paths: Iterable[Path]):
+        from ingest.pipeline import Ingestor
+
+        return Ingestor(self.store, self.settings).run(list(paths))
+
+    def delete(self, speech_id: str) -> None:
+        self.store.get_speech(speech_id)  # UnknownSpeechError names the id
+        self.store.delete_speech(speech_id)
+
+
+def _text(value: str, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"the {name} is empty")
+    if len(value) > 2000:
+        raise ValueError(f"the {name} is too long ({len(value)} characters; at most 2000)")
+    return value.strip()
+
+
+def _years(years) -> tuple[int | None, int | None] | None:
+    if years is None:
+        return None
+    low, high = years
+    return (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+
+
+def _is_refusal(text: str, language: str) -> bool:
+    return any(marker in text for marker in phrase(language, "refusals")) and len(text) < 80
+
+
+def _said(result):
+    yield result.answer
+    yield result
+
+
+def _final(stream: Iterator):
+    last = None
+    for last in stream:
+        pass
+    return last

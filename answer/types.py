@@ -1,0 +1,99 @@
+"""What the answering layer hands to the CLI, the web app and the HTTP API: one shape for all three.
+
+``as_json()`` is the documented JSON schema (README.md, "Answer JSON").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered passage an answer may cite: ``label`` is what appears in the text ("1", or "A1"/"B2" in a
+    comparison). ``text == speech_text[start:end]`` of the cited speech."""
+
+    label: str
+    speech_id: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    text: str
+    section: str | None = None
+    score: float = 0.0
+
+    def as_json(self) -> dict:
+        n = int(self.label) if self.label.isdigit() else self.label
+        return {"n": n, **asdict(self)}
+
+
+@dataclass
+class Answer:
+    question: str  # as asked
+    standalone_question: str  # after rewriting a follow-up with the conversation; == question otherwise
+    answer: str
+    found: bool  # False: the speeches do not address the question (decided before the LLM from retrieval)
+    citations: list[Citation] = field(default_factory=list)  # the cited passages, in order of first citation
+    context: list[Citation] = field(default_factory=list)  # every passage numbered into the prompt (or nearest ones)
+    unsupported_sentences: list[str] = field(default_factory=list)  # answer sentences their citations do not support
+    dropped_markers: list[str] = field(default_factory=list)  # [n] markers that pointed at no passage
+    backend: str = ""
+    relevance: float = 0.0
+
+    def as_json(self) -> dict:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.answer,
+            "found": self.found,
+            "citations": [c.as_json() for c in self.citations],
+            "context": [c.as_json() for c in self.context],
+            "unsupported_sentences": list(self.unsupported_sentences),
+            "dropped_markers": list(self.dropped_markers),
+            "backend": self.backend,
+            "relevance": round(self.relevance, 4),
+        }
+
+
+@dataclass
+class SpeechSide:
+    """One speech's part of a comparison: its passages on the topic, labelled A1.. or B1.."""
+
+    key: str  # "A" or "B"
+    speech_id: str
+    title: str
+    date: str | None
+    found: bool  # False: this speech does not address the topic
+    passages: list[Citation] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "key": self.key, "speech_id": self.speech_id, "title": self.title, "date": self.date,
+            "found": self.found, "passages": [c.as_json() for c in self.passages],
+        }
+
+
+@dataclass
+class Comparison:
+    topic: str
+    a: SpeechSide
+    b: SpeechSide
+    answer: str  # what each says, what they share, where they differ; [A1]/[B2] markers
+    found: bool  # False when neither speech addresses the topic
+    citations: list[Citation] = field(default_factory=list)
+    unsupported_sentences: list[str] = field(default_factory=list)
+    dropped_markers: list[str] = field(default_factory=list)
+    backend: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "topic": self.topic,
+            "answer": self.answer,
+            "found": self.found,
+            "citations": [c.as_json() for c in self.citations],
+            "unsupported_sentences": list(self.unsupported_sentences),
+            "dropped_markers": list(self.dropped_markers),
+            "speeches": {"A": self.a.as_json(), "B": self.b.as_json()},
+            "backend": self.backend,
+        }
