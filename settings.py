@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         description="Who writes answers: 'local' (the bundled Qwen2.5 1.5B GGUF, in-process llama.cpp), 'openai' "
         "(any OpenAI-compatible server) or 'extractive' (no LLM: quotes the best passages).",
     )
+    model_dir: Path | None = Field(
+        None, description="Where the local model file is assembled and kept; empty = DATA_DIR/models. One folder can "
+        "serve several data dirs."
+    )
     openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (SPEECHES_LLM=openai).")
     openai_model: str = Field("qwen2.5", description="Model name sent to the OpenAI-compatible endpoint.")
     openai_api_key: str = Field("none", description="API key for the OpenAI-compatible endpoint.")
@@ -60,7 +64,7 @@ class Settings(BaseSettings):
     llm_context: int = Field(4096, ge=512, le=32768, description="Context window of the local model, in tokens.")
     max_answer_tokens: int = Field(384, ge=16, le=4096, description="Longest answer, in tokens.")
     language: str = Field("zh", pattern="^(zh|en)$", description="Language of the prompts and answers: zh or en.")
-    answer_passages: int = Field(4, ge=1, le=12, description="Passages numbered into an answer prompt.")
+    answer_passages: int = Field(3, ge=1, le=12, description="Passages numbered into an answer prompt.")
     compare_passages: int = Field(3, ge=1, le=8, description="Passages per speech in a comparison prompt.")
 
     # -- the web app (issue 5) ------------------------------------------------------------------------------------
@@ -78,10 +82,14 @@ class Settings(BaseSettings):
     )
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload, in MB.")
 
-    @field_validator("chroma_url", "access_token", "trusted_user_header", mode="before")
+    @field_validator("chroma_url", "access_token", "trusted_user_header", "model_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _MARKER = re.compile(r"[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*)\s*[\]］】]")
 _LABEL = re.compile(r"[A-Z]?\d{1,2}")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
+_CLAIM = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*(?:\s*" + _MARKER.pattern + ")*")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CONTENT = re.compile(r"[\w]", re.UNICODE)
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's bigrams found in its passages (docs/answers.md)
@@ -88,6 +89,29 @@ def support(sentence: str, passages: Sequence[str]) -> float:
     return len(grams & found) / len(grams)
 
 
+def _source(citation: Citation) -> str:
+    """What a citation vouches for: its passage, and the title of its speech (answers name the speech)."""
+    return f"{citation.title}\n{citation.text}"
+
+
+def add_missing_markers(answer: str, context: Mapping[str, Citation]) -> str:
+    """Give each claim the model left without a marker the marker of the passage that supports it best, when that
+    passage supports it (small models often drop the markers; the support test is the same as the check's)."""
+
+    def mark(match: re.Match) -> str:
+        sentence = match.group(0)
+        claim = _strip_markers(sentence)
+        if labels_in(sentence) or len(_CONTENT.findall(claim)) < 2 or claim.rstrip().endswith(("：", ":")):
+            return sentence
+        label, best = max(((label, support(sentence, [_source(c)])) for label, c in context.items()), key=lambda x: x[1])
+        if best < SUPPORT_THRESHOLD:
+            return sentence
+        end = len(sentence.rstrip("。！？!?；; "))
+        return f"{sentence[:end]}[{label}]{sentence[end:]}"
+
+    return _CLAIM.sub(mark, answer) if context else answer
+
+
 def unsupported_sentences(answer: str, context: Mapping[str, Citation]) -> list[str]:
     flagged = []
     for sentence in sentences(answer):
@@ -95,7 +119,7 @@ def unsupported_sentences(answer: str, context: Mapping[str, Citation]) -> list[
         if len(_CONTENT.findall(claim)) < MIN_CHECKED_CHARS or claim.rstrip().endswith(("：", ":")):
             continue  # headings, glue and lead-in lines ("以下是…内容：") claim nothing
         labels = [label for label in labels_in(sentence) if label in context]
-        passages = [context[label].text for label in labels] or [c.text for c in context.values()]
+        passages = [_source(context[label]) for label in labels] or [_source(c) for c in context.values()]
         if support(sentence, passages) < SUPPORT_THRESHOLD:
             flagged.append(sentence)
     return flagged

@@ -19,7 +19,7 @@ _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六":
 _ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?:篇|个|份)(?:讲话)?")
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth|fifth)\s+(?:speech|one)\b", re.IGNORECASE)
 _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
-_THIS = re.compile(r"这篇|该讲话|这个讲话|上述讲话|this speech|that speech", re.IGNORECASE)
+_THIS = re.compile(r"这篇(?:讲话)?|该讲话|这个讲话|上述讲话|this speech|that speech", re.IGNORECASE)
 _FOLLOWUP_START = re.compile(
     r"^(那|那么|这|它|其|此|还有|另外|再|and\b|what about|how about|and what|also)", re.IGNORECASE
 )
@@ -120,3 +120,11 @@ def clean_rewrite(text: str, question: str) -> str | None:
     if not line or len(line) > max(200, 4 * len(question)):
         return None
     return line
+
+
+def name_speech(question: str, title: str) -> str:
+    """The question with "第二篇讲话" / "this speech" replaced by the speech's title, for the answer prompt."""
+    named = f"《{title}》"
+    for pattern in (_ORDINAL, _THIS, _ORDINAL_EN):
+        question = pattern.sub(named, question)
+    return question

@@ -28,7 +28,7 @@ import prompts
 from answer import context as ctx
 from answer import followup
 from answer.llm.errors import LLMUnavailable
-from answer.citations import resolve_markers, unsupported_sentences
+from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
@@ -154,6 +154,8 @@ class Assistant:
                 "question": question,
             }
             standalone = followup.clean_rewrite("".join(self._stream_llm("rewrite", values)), question)
+        if standalone and referenced:
+            standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
         return standalone or followup.joined_question(question, turns), filters
 
     def _retrieve(self, question: str, k: int, filters: Filters) -> Retrieval:
@@ -161,6 +163,7 @@ class Assistant:
             return self.retriever.retrieve(question, k=k, filters=filters)
 
     def _finish(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> None:
+        text = add_missing_markers(text, numbered)
         result.answer, result.citations, result.dropped_markers = resolve_markers(text, numbered)
         result.unsupported_sentences = [
             s for s in unsupported_sentences(result.answer, numbered) if not _is_refusal(s, self.language)

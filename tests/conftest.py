@@ -91,3 +91,14 @@ def library(tmp_path) -> Path:
     shutil.copytree(SEED, folder)
     shutil.copytree(SAMPLES, folder / "samples")
     return folder
+
+
+@pytest.fixture(scope="session")
+def llm_model_dir(tmp_path_factory) -> Path:
+    """A models folder (``Settings(model_dir=...)``) holding the real local model (1.1 GB), assembled once per test
+    session and shared by the slow LLM tests."""
+    from answer.llm.model_file import ensure_model
+
+    folder = tmp_path_factory.mktemp("llm-models")
+    ensure_model(folder)
+    return folder

@@ -1,4 +1,4 @@
-from answer.citations import labels_in, resolve_markers, sentences, support, unsupported_sentences
+from answer.citations import add_missing_markers, labels_in, resolve_markers, sentences, support, unsupported_sentences
 from answer.types import Citation
 
 
@@ -50,3 +50,10 @@ def test_unsupported_sentences_are_flagged_by_what_they_cite():
 def test_sentences_without_markers_are_checked_against_all_passages_and_lead_ins_skipped():
     answer = "以下是讲话原文中的相关内容：\n今年提出经济增速要保8争9。\n全市将建设三座机场和一条地铁。"
     assert unsupported_sentences(answer, CONTEXT) == ["全市将建设三座机场和一条地铁。"]
+
+
+def test_claims_without_markers_get_the_marker_of_the_passage_that_supports_them():
+    answer = "今年全市经济增长的预期目标是5%左右。\n增速要“保8争9”，任务艰巨！全市将建设三座机场。已有标记的句子[1]。"
+    assert add_missing_markers(answer, CONTEXT) == (
+        "今年全市经济增长的预期目标是5%左右[1]。\n增速要“保8争9”，任务艰巨[2]！全市将建设三座机场。已有标记的句子[1]。"
+    )

@@ -1,7 +1,7 @@
 import pytest
 
-from answer.followup import (clean_rewrite, is_followup, joined_question, mentioned_speeches, parse_history,
-                             referenced_speech)
+from answer.followup import (clean_rewrite, is_followup, joined_question, mentioned_speeches, name_speech,
+                             parse_history, referenced_speech)
 
 HISTORY = [
     {"role": "user", "content": "第一篇讲话提出的经济增长目标是什么？"},
@@ -50,3 +50,8 @@ def test_rewrite_output_is_cleaned_or_refused():
         "第二篇讲话提出的经济增长目标是什么？"
     assert clean_rewrite("   ", "那第二篇呢") is None
     assert clean_rewrite("很" * 500, "那第二篇呢") is None
+
+
+def test_the_referenced_speech_is_named_by_its_title():
+    assert name_speech("第2篇讲话提出的经济增速目标是多少？", "甲讲话") == "《甲讲话》提出的经济增速目标是多少？"
+    assert name_speech("这篇讲话说了什么？", "甲讲话") == "《甲讲话》说了什么？"

