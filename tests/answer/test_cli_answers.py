@@ -83,3 +83,10 @@ def test_compare_json_has_both_sides(data_dir):
 def test_bad_input_exits_2_with_the_reason(data_dir, args, message):
     done = run_app(data_dir, *args)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unreachable_llm_server_exits_1_with_a_message(data_dir):
+    done = run_app(data_dir, "ask", "今年全市经济增长的预期目标是多少？", SPEECHES_LLM="openai",
+                   SPEECHES_OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    assert done.returncode == 1, done.stderr
+    assert "http://127.0.0.1:9/v1 is not reachable" in done.stderr and "Traceback" not in done.stderr
