@@ -20,10 +20,10 @@ from answer.types import Citation
 
 log = logging.getLogger(__name__)
 
-_MARKER = re.compile(r"[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*)\s*[\]］】]")
-_LABEL = re.compile(r"[A-Z]?\d{1,2}")
+MARKER = re.compile(r"[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*)\s*[\]］】]")
+LABEL = re.compile(r"[A-Z]?\d{1,2}")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
-_CLAIM = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*(?:\s*" + _MARKER.pattern + ")*")
+_CLAIM = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*(?:\s*" + MARKER.pattern + ")*")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CONTENT = re.compile(r"[\w]", re.UNICODE)
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's bigrams found in its passages (docs/answers.md)
@@ -31,7 +31,7 @@ MIN_CHECKED_CHARS = 8  # shorter sentences are headings or glue ("相同点：")
 
 
 def labels_in(text: str) -> list[str]:
-    return [label for match in _MARKER.finditer(text) for label in _LABEL.findall(match.group(1))]
+    return [label for match in MARKER.finditer(text) for label in LABEL.findall(match.group(1))]
 
 
 def resolve_markers(text: str, context: Mapping[str, Citation]) -> tuple[str, list[Citation], list[str]]:
@@ -41,7 +41,7 @@ def resolve_markers(text: str, context: Mapping[str, Citation]) -> tuple[str, li
 
     def rewrite(match: re.Match) -> str:
         keep = []
-        for label in _LABEL.findall(match.group(1)):
+        for label in LABEL.findall(match.group(1)):
             if label in context:
                 keep.append(label)
                 cited.setdefault(label, context[label])
@@ -49,7 +49,7 @@ def resolve_markers(text: str, context: Mapping[str, Citation]) -> tuple[str, li
                 dropped.append(label)
         return "".join(f"[{label}]" for label in keep)
 
-    cleaned = _MARKER.sub(rewrite, text)
+    cleaned = MARKER.sub(rewrite, text)
     if dropped:
         log.warning("dropped citation markers that point at no passage: %s", ", ".join(dropped))
     return cleaned, list(cited.values()), dropped
@@ -68,7 +68,7 @@ def sentences(text: str) -> list[str]:
 
 
 def _strip_markers(text: str) -> str:
-    return _MARKER.sub("", text)
+    return MARKER.sub("", text)
 
 
 def bigrams(text: str) -> set[str]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from answer.citations import _MARKER
+from answer.citations import MARKER
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?:篇|个|份)(?:讲话)?")
@@ -106,7 +106,7 @@ def _bare(text: str) -> str:
 def history_lines(turns: Sequence[Turn], user: str, assistant: str, last: int = 4, width: int = 160) -> str:
     lines = []
     for turn in turns[-last:]:
-        text = " ".join(_MARKER.sub("", turn.content).split())
+        text = " ".join(MARKER.sub("", turn.content).split())
         text = text if len(text) <= width else text[:width] + "…"
         lines.append(f"{user if turn.role == 'user' else assistant}：{text}")
     return "\n".join(lines)

@@ -163,7 +163,8 @@ class Assistant:
             return self.retriever.retrieve(question, k=k, filters=filters)
 
     def _finish(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> None:
-        text = add_missing_markers(text, numbered)
+        if self.llm is not None:  # extractive answers carry their markers already
+            text = add_missing_markers(text, numbered)
         result.answer, result.citations, result.dropped_markers = resolve_markers(text, numbered)
         result.unsupported_sentences = [
             s for s in unsupported_sentences(result.answer, numbered) if not _is_refusal(s, self.language)

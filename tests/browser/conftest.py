@@ -1,0 +1,155 @@
+"""Browser tests: the real app (``python app.py``, real library and retrieval, ``SPEECHES_LLM=extractive``) in a
+subprocess, driven by Playwright through Debian's chromium (``/usr/bin/chromium``; Playwright never downloads a
+browser here). Host pages for the widget are served from other local ports, i.e. other origins.
+
+Screenshots go to a temporary folder; with ``SPEECHES_UPDATE_SCREENSHOTS=1`` they also replace docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from browser.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DOCS_SCREENSHOTS,
+    ROOT_PATH,
+    TOKEN,
+    App,
+    HostPages,
+    free_port,
+    host_page,
+)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium: apt-get install -y chromium fonts-wqy-zenhei "
+                    "(.ci/run installs it), or leave them out with: python -m pytest -m 'not browser'")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def host_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("host-pages")
+
+
+@pytest.fixture(scope="session")
+def allowed_host(host_folder):
+    pages = HostPages(host_folder)
+    yield pages
+    pages.close()
+
+
+@pytest.fixture(scope="session")
+def refused_host(host_folder):
+    pages = HostPages(host_folder)
+    yield pages
+    pages.close()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, allowed_host, host_folder):
+    """The app on its defaults plus one allowed embedding origin (the allowed host page's)."""
+    home = tmp_path_factory.mktemp("app")
+    running = App(home, free_port(), FRAME_ANCESTORS=f"'self' {allowed_host.url}")
+    try:
+        running.wait_ready()
+        (host_folder / "host.html").write_text(
+            host_page(running.url, title="讲话助手", position="bottom-right", color="#b91c1c",
+                      speech="2025-city-work-meeting"), encoding="utf-8")
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def proxied_app(tmp_path_factory, app):
+    """A second app under the root path /speeches behind a prefix-stripping reverse proxy, with a shared token.
+    It reuses the first app's embedding cache, so adding the sample speeches embeds nothing."""
+    from browser.reverse_proxy import ThreadedServer, prefix_proxy
+
+    home = tmp_path_factory.mktemp("proxied-app")
+    shutil.copytree(app.data_dir / "cache", home / "data" / "cache")
+    running = App(home, free_port(), ROOT_PATH=ROOT_PATH, ACCESS_TOKEN=TOKEN)
+    try:
+        running.wait_ready(headers={"Authorization": f"Bearer {TOKEN}"})
+        port = free_port()
+        with ThreadedServer(prefix_proxy(ROOT_PATH, running.url), port):
+            yield f"http://127.0.0.1:{port}{ROOT_PATH}"
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # launch() starts chromium on a fresh temporary profile each time.
+        chromium = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class PageWatch:
+    """What a page did that a test may forbid: requests off this machine, dialogs (alert() from injected markup),
+    script errors; and the console, for CSP reports."""
+
+    def __init__(self, page) -> None:
+        self.external: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        page.on("request", self._request)
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: self.console.append(message.text))
+
+    def _request(self, request) -> None:
+        url = request.url
+        if not (url.startswith("http://127.0.0.1:") or url.startswith(("data:", "blob:", "about:"))):
+            self.external.append(url)
+
+    def _dialog(self, dialog) -> None:
+        if dialog.type == "confirm":  # our own "delete this speech?"
+            dialog.accept()
+            return
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    watch = PageWatch(page)
+    page.watch = watch
+    yield page
+    context.close()
+    assert not watch.external, f"the page fetched from outside this machine: {watch.external}"
+    assert not watch.dialogs, f"a dialog opened (injected script ran?): {watch.dialogs}"
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("screenshots")
+    update = os.environ.get("SPEECHES_UPDATE_SCREENSHOTS") == "1"
+
+    def take(page, name: str, **options) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), **options)
+        if update:
+            DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
+        return path
+
+    return take
+
+

@@ -1,0 +1,155 @@
+"""The Gradio app in a real browser: chat with citations, comparison, library upload, markup that must stay text."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from browser.helpers import SHARED, STREAM_WATCH, ask_in_chat, choose, open_ui, wait_for_text
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+GROWTH_QUESTION = "今年全市经济增长的预期目标是多少？"
+
+
+def test_chat_streams_the_answer_and_a_citation_opens_the_highlighted_passage(app, page, screenshots):
+    open_ui(page, app.url + "/")
+    page.evaluate(STREAM_WATCH % "#chatbot .answer")
+    ask_in_chat(page, GROWTH_QUESTION)
+    page.wait_for_selector("#chatbot .answer:not(.streaming) a.cite-chip")
+
+    states = page.evaluate("window.__answerStates")
+    assert any(s["streaming"] and s["chars"] > 0 for s in states), "no partial answer was shown while streaming"
+    assert not states[-1]["streaming"]
+    assert "5%左右" in page.inner_text("#chatbot")
+
+    expected = httpx.post(f"{app.url}/api/ask", json={"question": GROWTH_QUESTION}, timeout=60).json()
+    first = expected["citations"][0]
+    page.locator("#chatbot .answer a.cite-chip", has_text=first["label"]).first.click()
+    mark = page.locator("#passage-viewer mark.cited")
+    mark.wait_for()
+    assert mark.inner_text().replace("\n", "") == first["text"].replace("\n", "")
+    assert first["title"] in page.inner_text("#passage-viewer .speech-head")
+    # scrolled into view inside the speech's scrolling box
+    assert page.evaluate("""() => {
+        const m = document.querySelector('#passage-viewer mark.cited').getBoundingClientRect();
+        const box = document.querySelector('#passage-viewer .speech-text').getBoundingClientRect();
+        return m.top >= box.top - 1 && m.top < box.bottom;
+    }""")
+    screenshots(page, "chat")
+
+    # thumbs up: stored locally with the question, the answer and its citations
+    page.locator('#chatbot button[aria-label="赞"]').last.click()  # Gradio's Like, in zh-CN
+    feedback = app.data_dir / "feedback.jsonl"
+    page.wait_for_function("() => document.body.innerText.includes('反馈已记录')")
+    record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert (record["vote"], record["question"]) == ("up", GROWTH_QUESTION)
+    assert record["citations"][0]["text"] == first["text"]
+
+    # a follow-up uses the conversation, and the answer can be exported as Markdown with its sources
+    ask_in_chat(page, "那去年呢？")
+    page.wait_for_function("document.querySelectorAll('#chatbot .answer:not(.streaming)').length >= 2")
+    page.click("#export button")
+    exported = page.input_value("#export-md textarea")
+    assert exported.startswith("## 问题\n\n那去年呢？") and "## 来源" in exported
+
+
+def test_errors_show_as_a_friendly_message(app, page):
+    open_ui(page, app.url + "/")
+    ask_in_chat(page, "问" * 2100)  # longer than the answering chain accepts
+    error = page.locator("#chatbot .app-error")
+    error.wait_for()
+    assert "输入有误" in error.inner_text() and "Traceback" not in page.inner_text("body")
+
+
+def test_compare_two_speeches_with_citations_and_a_topic_chart(app, page, screenshots):
+    open_ui(page, app.url + "/")
+    page.get_by_role("tab", name="比较").click()
+    choose(page, "#speech-a", "县第十八届人民代表大会")
+    choose(page, "#speech-b", "全市经济工作会议")
+    page.fill("#topic textarea", "经济增长目标")
+    page.click("#compare-button")
+    page.wait_for_selector("#comparison .answer:not(.streaming) a.cite-chip")
+    page.wait_for_selector("#topic-chart .bar-row")
+
+    assert page.locator("#compare-a mark.cited").count() >= 1
+    assert page.locator("#compare-b mark.cited").count() >= 1
+    chip = page.locator("#comparison .answer a.cite-chip", has_text="B1").first
+    chip.click()
+    page.wait_for_selector("#cmp-B1.flash")
+    assert page.locator("#topic-chart .bar-row.chosen").count() == 2
+    assert "相同点" in page.inner_text("#comparison") or "《" in page.inner_text("#comparison")
+    screenshots(page, "compare", full_page=True)
+
+
+def test_upload_a_gbk_file_and_see_it_listed(app, page, screenshots):
+    open_ui(page, app.url + "/")
+    page.get_by_role("tab", name="资料库").click()
+    page.set_input_files("#upload input[type=file]",
+                         [str(SHARED / "hostile" / "gbk_encoded_speech.txt"), str(SHARED / "hostile" / "corrupt.pdf")])
+    wait_for_text(page, "#upload-results", "gbk_encoded_speech.txt", timeout=120_000)
+    wait_for_text(page, "#upload-results", "corrupt.pdf")
+    cells = [c for c in page.evaluate("document.querySelector('#upload-results').innerText").splitlines() if c.strip()]
+    outcome = dict(zip(cells, cells[1:]))  # each file name's next cell is its result
+    assert (outcome["gbk_encoded_speech.txt"], outcome["corrupt.pdf"]) == ("成功", "失败")
+    wait_for_text(page, "#library-table", "在市人民代表大会第二次会议闭幕会上的讲话")
+
+    choose(page, "#library-pick", "第二次会议闭幕会")
+    page.click("#show-text")
+    page.wait_for_selector("#full-text .speech-text")
+    assert "同志们" in page.inner_text("#full-text")
+    screenshots(page, "library", full_page=True)
+
+    page.click("#delete-speech")  # confirmed by the page fixture's dialog handler
+    wait_for_text(page, "#full-text", "已删除")
+    page.wait_for_function("() => !document.querySelector('#library-table').innerText.includes('第二次会议闭幕会')")
+    assert "gbk_encoded_speech" not in [s["id"] for s in httpx.get(f"{app.url}/api/speeches").json()]
+
+
+def test_markup_in_a_speech_renders_as_text_and_never_runs(app, page, tmp_path):
+    hostile = tmp_path / "markup-title.txt"
+    hostile.write_text(
+        '<img src=x onerror="window.__pwned=\'title\'">营商环境标记测试讲话\n同志们：\n'
+        "今天研究优化营商环境。<script>window.__pwned='script'</script>\n"
+        '<img src=x onerror="alert(\'img\')">要持续优化营商环境，让企业办事更便捷。\n',
+        encoding="utf-8")
+    open_ui(page, app.url + "/")
+    page.get_by_role("tab", name="资料库").click()
+    page.set_input_files("#upload input[type=file]",
+                         [str(hostile), str(SHARED / "hostile" / "injection_and_markup.txt")])
+    wait_for_text(page, "#upload-results", "injection_and_markup.txt", timeout=120_000)
+    wait_for_text(page, "#library-table", "营商环境标记测试讲话")
+    choose(page, "#library-pick", "营商环境标记测试讲话")
+    page.click("#show-text")
+    page.wait_for_selector("#full-text .speech-text")
+    assert "<script>window.__pwned='script'</script>" in page.inner_text("#full-text")
+
+    page.get_by_role("tab", name="对话").click()
+    ask_in_chat(page, "怎样优化营商环境？")
+    page.wait_for_selector("#chatbot .answer:not(.streaming) a.cite-chip")
+    for chip in page.locator("#chatbot a.cite-chip").all()[:4]:
+        chip.click()
+        page.wait_for_selector("#passage-viewer mark.cited")
+    shown = page.inner_text("body")
+    assert "<img src=x onerror=" in shown or "<script>" in shown
+
+    page.goto(app.url + "/embed", wait_until="load")
+    page.fill("#question", "怎样优化营商环境？")
+    page.press("#question", "Enter")
+    page.wait_for_selector(".msg.bot .chip")
+    page.locator(".msg.bot .chip").first.click()
+    page.wait_for_selector("#viewer-text mark")
+
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert not page.watch.errors
+
+
+def test_api_docs_are_served_without_a_cdn(app, page):
+    page.goto(app.url + "/docs", wait_until="load")
+    page.wait_for_selector(".op")
+    text = page.inner_text("#operations")
+    for path in ("/api/ask", "/api/compare", "/api/speeches"):
+        assert path in text

@@ -1,0 +1,223 @@
+"""Who may frame the app, who may use it, what an upload may be called, and that speech text never becomes markup."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from web_fakes import CITY, FakeAssistant
+
+from settings import Settings
+from web import render
+from web.security import frame_ancestors_policy
+from web.server import create_app
+from web.uploads import MAX_NAME_CHARS, UploadRejected, ingest_uploads, safe_file_name, save_upload
+
+TOKEN = "s3cret-token-42"
+
+
+def make_client(tmp_path, **settings) -> TestClient:
+    config = Settings(data_dir=tmp_path / "data", embedding="fake", _env_file=None, **settings)
+    return TestClient(create_app(config, FakeAssistant()), follow_redirects=False)
+
+
+# -- framing: Content-Security-Policy frame-ancestors -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/embed", "/docs", "/api/speeches", "/config"])
+def test_every_response_allows_framing_by_the_app_itself_only_by_default(tmp_path, path):
+    response = make_client(tmp_path).get(path)
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_allowed_intranet_origins_come_from_the_setting(tmp_path):
+    client = make_client(tmp_path, frame_ancestors="'self' https://intranet.example  https://*.portal.example:8443")
+    assert client.get("/embed").headers["content-security-policy"] == \
+        "frame-ancestors 'self' https://intranet.example https://*.portal.example:8443"
+
+
+@pytest.mark.parametrize("value", ["", "'self'; script-src *", "https://a.example\r\nX-Evil: 1", "https://a,b"])
+def test_a_frame_ancestors_value_that_is_not_a_source_list_is_refused(value):
+    with pytest.raises(ValueError, match="SPEECHES_FRAME_ANCESTORS"):
+        frame_ancestors_policy(value)
+
+
+# -- the shared token -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/embed", "/docs", "/openapi.json", "/api/speeches", "/config",
+                                  "/gradio_api/info", "/app-static/embed.js"])
+def test_with_a_token_set_nothing_but_the_widget_files_is_served_without_it(tmp_path, path):
+    client = make_client(tmp_path, access_token=TOKEN)
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
+    assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}-wrong"}).status_code == 401
+    assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert client.get("/widget.js").status_code == 200 and client.get("/widget.css").status_code == 200
+
+
+def test_the_api_refusal_is_json(tmp_path):
+    response = make_client(tmp_path, access_token=TOKEN).post("/api/ask", json={"question": "增长？"})
+    assert response.status_code == 401 and "令牌" in response.json()["error"]
+
+
+def test_a_token_in_the_url_sets_a_cookie_that_carries_the_next_requests(tmp_path):
+    client = make_client(tmp_path, access_token=TOKEN)
+    first = client.get(f"/?token={TOKEN}")
+    assert first.status_code == 200
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith("speeches_token=") and "HttpOnly" in cookie and "Path=/" in cookie
+    assert client.get("/config").status_code == 200  # the cookie, not the URL
+    client.cookies.clear()
+    assert client.get("/config").status_code == 401
+
+
+def test_the_cookie_is_scoped_to_the_root_path(tmp_path):
+    client = make_client(tmp_path, access_token=TOKEN, root_path="/speeches")
+    client.app_root_path = "/speeches"
+    response = TestClient(client.app, root_path="/speeches").get(f"/speeches/embed?token={TOKEN}")
+    assert response.status_code == 200
+    assert "Path=/speeches;" in response.headers["set-cookie"]
+
+
+def test_a_token_that_cannot_travel_in_a_header_is_refused_at_start(tmp_path):
+    with pytest.raises(ValueError, match="SPEECHES_ACCESS_TOKEN"):
+        make_client(tmp_path, access_token="短令牌")
+
+
+# -- single sign-on: a header set by the reverse proxy ----------------------------------------------------------------
+
+
+def test_a_trusted_user_header_is_required_and_recorded_with_feedback(tmp_path):
+    client = make_client(tmp_path, trusted_user_header="X-Remote-User")
+    assert client.get("/api/speeches").status_code == 401
+    assert client.get("/").status_code == 401
+    assert client.get("/api/speeches", headers={"X-Remote-User": "  "}).status_code == 401
+    sso = {"X-Remote-User": "zhang.san"}
+    answer = client.post("/api/ask", json={"question": "增长？"}, headers=sso).json()
+    assert client.post("/api/feedback", json={"vote": "up", "answer": answer}, headers=sso).status_code == 200
+    record = json.loads((tmp_path / "data" / "feedback.jsonl").read_text().splitlines()[0])
+    assert record["user"] == "zhang.san"
+
+
+def test_token_and_single_sign_on_together_need_both(tmp_path):
+    client = make_client(tmp_path, access_token=TOKEN, trusted_user_header="X-Remote-User")
+    assert client.get("/api/speeches", headers={"X-Remote-User": "li.si"}).status_code == 401
+    assert client.get("/api/speeches", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
+    both = {"X-Remote-User": "li.si", "Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/api/speeches", headers=both).status_code == 200
+
+
+# -- under a root path ------------------------------------------------------------------------------------------
+
+
+def test_under_a_root_path_routes_and_gradio_urls_carry_the_prefix(tmp_path):
+    app = make_client(tmp_path, root_path="/speeches").app
+    client = TestClient(app, root_path="/speeches")
+    assert client.get("/speeches/api/speeches").status_code == 200
+    assert client.get("/speeches/embed").status_code == 200
+    assert client.get("/speeches/config").json()["root"].endswith("/speeches")
+
+
+# -- uploads: names and limits -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, safe",
+    [
+        ("讲话.txt", "讲话.txt"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\windows\\讲话稿.docx", "讲话稿.docx"),
+        ("/abs/path/2024年 工作报告.PDF", "2024年 工作报告.pdf"),
+        ("a..b..txt", "a.b.txt"),
+        ('a<b>|c?"d.md', "a_b_c_d.md"),
+        ("<script>x</script>.md", "script.md"),
+        ("_.txt", "upload.txt"),
+        ("ｆｕｌｌｗｉｄｔｈ.txt", "fullwidth.txt"),
+    ],
+)
+def test_upload_names_are_reduced_to_one_safe_component(name, safe):
+    assert safe_file_name(name) == safe
+
+
+@pytest.mark.parametrize("name", ["run.exe", "speech", "archive.tar.gz", "x.txt.sh", "../..", ".txt", "..txt"])
+def test_upload_types_are_limited_to_what_ingest_reads(name):
+    with pytest.raises(UploadRejected, match="不支持的文件类型"):
+        safe_file_name(name)
+
+
+def test_long_upload_names_are_cut(tmp_path):
+    name = safe_file_name("长" * 300 + ".txt")
+    assert len(name) == MAX_NAME_CHARS and name.endswith(".txt")
+
+
+def test_uploads_land_in_the_uploads_dir_and_big_files_are_refused(tmp_path):
+    source = tmp_path / "tmp-upload"
+    source.write_bytes("同志们：\n今天开会。".encode())
+    saved = save_upload(source, "../../outside.txt", tmp_path / "data", max_mb=1)
+    assert saved == (tmp_path / "data" / "uploads" / "outside.txt").resolve()
+    source.write_bytes(b"x" * (1024 * 1024 + 1))
+    with pytest.raises(UploadRejected, match="上限 1 MB"):
+        save_upload(source, "big.txt", tmp_path / "data", max_mb=1)
+
+
+def test_each_upload_gets_its_own_result(tmp_path):
+    good, empty, bad = tmp_path / "good", tmp_path / "empty", tmp_path / "bad"
+    good.write_text("一次会议上的讲话\n同志们：今天开会。", encoding="utf-8")
+    empty.write_text("", encoding="utf-8")
+    bad.write_text("MZ", encoding="utf-8")
+    results = ingest_uploads(FakeAssistant(), [(good, "会议.txt"), (empty, "空.txt"), (bad, "tool.exe")],
+                             tmp_path / "data", max_mb=5)
+    assert [(r.file, r.ok) for r in results] == [("会议.txt", True), ("空.txt", False), ("tool.exe", False)]
+    assert results[0].speech_id == "会议" and "holds no text" in results[1].message
+    assert sorted(p.name for p in (tmp_path / "data" / "uploads").iterdir()) == ["会议.txt"]  # failures leave nothing
+
+
+# -- speech text is data ---------------------------------------------------------------------------------------------
+
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>[点击](javascript:alert(3)) **粗体** & \"引号\""
+
+
+def test_answers_are_escaped_and_only_our_chips_are_markup():
+    cited = {"label": "1", "speech_id": 'a"b:c', "title": "<b>标题</b>", "date": None, "start": 3, "end": 9,
+             "text": "x"}
+    html = render.answer_html(f"第一句{HOSTILE}。[1]\n- 要点二[7]", [cited], [])
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "**粗体**" in html
+    assert html.count('class="cite-chip"') == 1 and "[7]" in html  # an unknown label stays text
+    assert 'href="#cite:a%22b%3Ac:3:9:1"' in html
+    assert render.parse_cite_href("#cite:a%22b%3Ac:3:9:1") == ('a"b:c', 3, 9, "1")
+
+
+@pytest.mark.parametrize("href", ["#cite:x:1", "#cite:x:a:b:1", "#cite::1:2:1", "#cite:x:5:2:1", "javascript:x"])
+def test_bad_citation_links_are_refused(href):
+    with pytest.raises(ValueError):
+        render.parse_cite_href(href)
+
+
+def test_sentences_the_citation_check_flagged_are_marked():
+    html = render.answer_html("目标是5%左右。[1]目标是9%。[1]", [{"label": "1", "speech_id": CITY, "start": 0,
+                                                                "end": 3}], ["目标是9%。[1]"])
+    assert html.count('class="flagged"') == 1
+    flagged = html.split('class="flagged"')[1].split("</span>")[0]
+    assert "9%" in flagged and "5%" not in flagged and 'class="cite-chip"' in flagged
+    assert "⚠" in html and "1 句话未通过引用核对" in render.flagged_note(["目标是9%。[1]"])
+
+
+def test_speech_html_escapes_and_highlights_overlapping_passages():
+    text = "甲<script>乙</script>丙丁戊己"
+    html = render.speech_html(text, [(1, 10, "A1"), (5, 14, "A2")], id_prefix="cmp-")
+    assert "<script" not in html and "</script" not in html and "&lt;scr" in html
+    assert 'id="cmp-A1"' in html and 'id="cmp-A2"' in html
+    assert 'data-labels="A1 A2"' in html  # the shared piece carries both labels
+
+
+def test_the_topic_chart_escapes_titles():
+    html = render.topic_chart_html("<主题>", [{"speech_id": "x", "title": "<img src=x>", "date": None, "year": None,
+                                               "score": 0.4}], ["x"])
+    assert "<img" not in html and "&lt;img src=x&gt;" in html and "width:40.0%" in html

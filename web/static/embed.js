@@ -1,0 +1,345 @@
+// The embed page's chat (web/static/embed.html): talks to the JSON API, streams answers, opens citations.
+// Everything from the server is data: text goes into the page with textContent / text nodes only, never innerHTML.
+// URL parameters (set by widget.js): title, speech (default filter), token (shared access token), color.
+(function () {
+  'use strict';
+
+  var params = new URLSearchParams(location.search);
+  var token = params.get('token') || '';
+  var MARKER = /[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*)\s*[\]］】]/g;  // answer/citations.py
+  var LABEL = /[A-Z]?\d{1,2}/g;
+  var BULLET = /^\s*(?:[-*•·]|\d{1,2}[.、)）])\s+/;
+
+  var $ = function (id) { return document.getElementById(id); };
+  var messages = $('messages'), form = $('ask'), question = $('question'), send = $('send');
+  var filter = $('speech-filter'), viewer = $('viewer'), viewerText = $('viewer-text'), viewerHead = $('viewer-head');
+  var history = [];
+  var speechTexts = {};
+
+  // -- set-up from the URL --------------------------------------------------------------------------------------
+  var title = params.get('title');
+  if (title) { $('title').textContent = title; document.title = title; }
+  var color = params.get('color');
+  if (color && window.CSS && CSS.supports('color', color)) {
+    document.documentElement.style.setProperty('--accent', color);
+  }
+  if (window.parent !== window) {
+    $('close').hidden = false;
+    $('close').addEventListener('click', function () {
+      window.parent.postMessage({ type: 'speeches-widget:close' }, '*');
+    });
+  }
+
+  function headers(json) {
+    var h = {};
+    if (json) h['Content-Type'] = 'application/json';
+    if (token) h['Authorization'] = 'Bearer ' + token;
+    return h;
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function speechLabel(t, date) { return '《' + t + '》' + (date ? '（' + date + '）' : ''); }
+
+  function scrollDown() { messages.scrollTop = messages.scrollHeight; }
+
+  // -- the speech filter --------------------------------------------------------------------------------------
+  fetch('api/speeches', { headers: headers(false) })
+    .then(function (r) { return r.ok ? r.json() : []; })
+    .then(function (speeches) {
+      var wanted = params.get('speech') || '';
+      speeches.forEach(function (s) {
+        var option = el('option', null, s.title + (s.date ? '（' + s.date + '）' : ''));
+        option.value = s.id;
+        filter.appendChild(option);
+      });
+      if (wanted) {
+        if (!speeches.some(function (s) { return s.id === wanted; })) {
+          var missing = el('option', null, wanted);
+          missing.value = wanted;
+          filter.appendChild(missing);
+        }
+        filter.value = wanted;
+      }
+    })
+    .catch(function () { /* the filter stays "all"; asking shows the real error */ });
+
+  // -- rendering an answer ------------------------------------------------------------------------------------
+  function flaggedRanges(text, sentences) {
+    var ranges = [];
+    (sentences || []).forEach(function (s) {
+      s = (s || '').trim();
+      var at = s ? text.indexOf(s) : -1;
+      if (at >= 0) ranges.push([at, at + s.length]);
+    });
+    return ranges;
+  }
+
+  function chip(label, citation) {
+    if (!citation) return document.createTextNode('[' + label + ']');
+    var b = el('button', 'chip', label);
+    b.type = 'button';
+    b.title = speechLabel(citation.title || citation.speech_id, citation.date);
+    b.setAttribute('aria-label', '引用 ' + label + '：' + b.title);
+    b.addEventListener('click', function () { openCitation(citation); });
+    return b;
+  }
+
+  // text[lo:hi] into `parent`: markers as chips, flagged sentences marked.
+  function inline(parent, text, lo, hi, flagged, cited) {
+    var cuts = [lo, hi], markers = {};
+    flagged.forEach(function (r) { [r[0], r[1]].forEach(function (p) { if (p > lo && p < hi) cuts.push(p); }); });
+    if (cited) {
+      var m, part = text.slice(0, hi);
+      MARKER.lastIndex = lo;
+      while ((m = MARKER.exec(part)) !== null) {
+        markers[m.index] = m;
+        cuts.push(m.index, m.index + m[0].length);
+      }
+    }
+    cuts = cuts.filter(function (v, i, a) { return a.indexOf(v) === i; }).sort(function (a, b) { return a - b; });
+    for (var i = 0; i + 1 < cuts.length; i++) {
+      var p = cuts[i], q = cuts[i + 1], piece;
+      var marker = markers[p];
+      if (marker && p + marker[0].length === q) {
+        piece = document.createDocumentFragment();
+        (marker[1].match(LABEL) || []).forEach(function (label) { piece.appendChild(chip(label, cited[label])); });
+      } else {
+        piece = document.createTextNode(text.slice(p, q));
+      }
+      var isFlagged = flagged.some(function (r) { return r[0] <= p && q <= r[1]; });
+      if (isFlagged) {
+        var span = el('span', 'flagged');
+        span.title = '引用核对未通过：所引材料不支持这句话';
+        span.appendChild(piece);
+        parent.appendChild(span);
+        if (flagged.some(function (r) { return r[1] === q; })) parent.appendChild(el('span', 'flag-icon', '⚠'));
+      } else {
+        parent.appendChild(piece);
+      }
+    }
+  }
+
+  function renderAnswer(container, text, citations, unsupported) {
+    container.textContent = '';
+    var cited = null;
+    if (citations) {
+      cited = {};
+      citations.forEach(function (c) { cited[String(c.label)] = c; });
+    }
+    var flagged = flaggedRanges(text, unsupported);
+    var list = null, offset = 0;
+    text.split('\n').forEach(function (line) {
+      var lo = offset, hi = offset + line.length;
+      offset = hi + 1;
+      if (!line.trim()) { list = null; return; }
+      var bullet = BULLET.exec(line);
+      var block;
+      if (bullet) {
+        if (!list) { list = el('ul'); container.appendChild(list); }
+        block = el('li');
+        list.appendChild(block);
+        lo += bullet[0].length;
+      } else {
+        list = null;
+        block = el('p');
+        container.appendChild(block);
+      }
+      inline(block, text, lo, hi, flagged, cited);
+    });
+  }
+
+  function renderSources(container, citations) {
+    if (!citations.length) return;
+    var list = el('ol', 'sources');
+    citations.forEach(function (c) {
+      var item = el('li');
+      item.appendChild(chip(String(c.label), c));
+      item.appendChild(document.createTextNode(' '));
+      item.appendChild(el('span', 'where', speechLabel(c.title || c.speech_id, c.date)));
+      var snippet = (c.text || '').replace(/\s+/g, ' ').trim();
+      if (snippet.length > 70) snippet = snippet.slice(0, 70) + '…';
+      item.appendChild(document.createTextNode(' '));
+      item.appendChild(el('span', 'snippet', snippet));
+      list.appendChild(item);
+    });
+    container.appendChild(list);
+  }
+
+  function renderActions(container, answer, markdown) {
+    var actions = el('div', 'actions');
+    var copy = el('button', null, '复制');
+    copy.type = 'button';
+    copy.title = '复制回答和来源（Markdown）';
+    copy.addEventListener('click', function () {
+      copyText(markdown).then(function () { copy.textContent = '已复制'; });
+    });
+    actions.appendChild(copy);
+    [['up', '有帮助'], ['down', '没帮助']].forEach(function (v) {
+      var b = el('button', null, v[1]);
+      b.type = 'button';
+      b.setAttribute('aria-pressed', 'false');
+      b.addEventListener('click', function () {
+        fetch('api/feedback', { method: 'POST', headers: headers(true),
+                                body: JSON.stringify({ vote: v[0], answer: answer }) })
+          .then(function (r) {
+            if (!r.ok) return;
+            actions.querySelectorAll('button[aria-pressed]').forEach(function (o) {
+              o.setAttribute('aria-pressed', 'false');
+            });
+            b.setAttribute('aria-pressed', 'true');
+          });
+      });
+      actions.appendChild(b);
+    });
+    container.appendChild(actions);
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = el('textarea');
+    area.value = text;
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand('copy'); } finally { area.remove(); }
+    return Promise.resolve();
+  }
+
+  // -- the cited passage in its speech ------------------------------------------------------------------------
+  function openCitation(c) {
+    viewerHead.textContent = '[' + c.label + '] ' + speechLabel(c.title || c.speech_id, c.date);
+    viewerText.textContent = '正在打开原文…';
+    messages.hidden = true;
+    form.hidden = true;
+    viewer.hidden = false;
+    var got = speechTexts[c.speech_id] || fetch('api/speeches/' + encodeURIComponent(c.speech_id),
+                                                { headers: headers(false) })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); });
+    speechTexts[c.speech_id] = got;
+    got.then(function (res) {
+      if (!res.ok) { speechTexts[c.speech_id] = null; viewerText.textContent = res.body.error || '打不开原文。'; return; }
+      var text = res.body.text, start = Math.min(c.start, text.length), end = Math.min(c.end, text.length);
+      viewerText.textContent = '';
+      viewerText.appendChild(document.createTextNode(text.slice(0, start)));
+      var mark = el('mark', 'cited', text.slice(start, end));
+      viewerText.appendChild(mark);
+      viewerText.appendChild(document.createTextNode(text.slice(end)));
+      viewerText.scrollTop = Math.max(0, mark.offsetTop - viewerText.offsetTop - viewerText.clientHeight / 3);
+      mark.scrollIntoView({ block: 'nearest' });
+    }).catch(function () { speechTexts[c.speech_id] = null; viewerText.textContent = '打不开原文：连接中断。'; });
+  }
+
+  $('viewer-back').addEventListener('click', function () {
+    viewer.hidden = true;
+    messages.hidden = false;
+    form.hidden = false;
+    question.focus();
+  });
+
+  // -- asking -------------------------------------------------------------------------------------------------
+  function readLines(response, onLine) {
+    var reader = response.body.getReader(), decoder = new TextDecoder(), buffer = '';
+    function handle(lines) {
+      // One line per task: every delta is painted, even when several arrive in one network chunk.
+      return lines.reduce(function (done, line) {
+        return done.then(function () {
+          if (line.trim()) onLine(JSON.parse(line));
+          return new Promise(function (resolve) { setTimeout(resolve, 0); });
+        });
+      }, Promise.resolve());
+    }
+    function pump() {
+      return reader.read().then(function (chunk) {
+        buffer += decoder.decode(chunk.value || new Uint8Array(), { stream: !chunk.done });
+        var lines = buffer.split('\n');
+        buffer = chunk.done ? '' : lines.pop();
+        return handle(lines).then(function () { if (!chunk.done) return pump(); });
+      });
+    }
+    return pump();
+  }
+
+  function showError(bubble, message) {
+    bubble.className = 'msg bot error';
+    bubble.textContent = '⚠ ' + message;
+  }
+
+  function ask(text) {
+    $('hint') && $('hint').remove();
+    messages.appendChild(el('div', 'msg user', text));
+    var bubble = el('div', 'msg bot');
+    var body = el('div', 'answer streaming');
+    bubble.appendChild(body);
+    messages.appendChild(bubble);
+    scrollDown();
+    send.disabled = true;
+    var streamed = '', finished = false;
+    var request = { question: text, history: history.slice(),
+                    speech_ids: filter.value ? [filter.value] : null };
+    return fetch('api/ask/stream', { method: 'POST', headers: headers(true), body: JSON.stringify(request) })
+      .then(function (response) {
+        if (!response.ok) {
+          return response.json().catch(function () { return {}; }).then(function (b) {
+            finished = true;
+            showError(bubble, b.error || ('请求失败（' + response.status + '）'));
+          });
+        }
+        return readLines(response, function (item) {
+          if (item.delta != null) {
+            streamed += item.delta;
+            body.textContent = streamed;
+            scrollDown();
+          } else if (item.answer) {
+            finished = true;
+            var a = item.answer;
+            body.className = 'answer';
+            renderAnswer(body, a.answer, a.context.concat(a.citations), a.unsupported_sentences);
+            if (a.unsupported_sentences.length) {
+              bubble.appendChild(el('p', 'note', '⚠ ' + a.unsupported_sentences.length +
+                                    ' 句话未通过引用核对（已标出），请核对原文。'));
+            }
+            renderSources(bubble, a.citations);
+            renderActions(bubble, a, item.markdown);
+            history.push({ role: 'user', content: text });
+            history.push({ role: 'assistant', content: a.answer,
+                           citations: a.citations.map(function (c) { return { speech_id: c.speech_id }; }) });
+          } else if (item.error) {
+            finished = true;
+            showError(bubble, item.error);
+          }
+        });
+      })
+      .catch(function () { finished = true; showError(bubble, '连接中断，请稍后再试。'); })
+      .then(function () {
+        if (!finished) showError(bubble, '回答没有完成，请重试。');
+        send.disabled = false;
+        scrollDown();
+      });
+  }
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var text = question.value.trim();
+    if (!text || send.disabled) return;
+    question.value = '';
+    ask(text);
+  });
+  question.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  $('new-chat').addEventListener('click', function () {
+    history = [];
+    messages.textContent = '';
+    $('viewer-back').click();
+  });
+})();
