@@ -24,6 +24,8 @@ MARKER = re.compile(r"[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2}
 LABEL = re.compile(r"[A-Z]?\d{1,2}")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
 _CLAIM = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*(?:\s*" + MARKER.pattern + ")*")
+_HEADING = re.compile(r"《[^》]*》|\"[^\"]*\"")  # a speech's title on its own line heads a part of an answer
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}\s*[.、)）]|[（(]\d{1,2}[)）]|[-*•])\s*")  # "1. ", "（2）", "- "
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CONTENT = re.compile(r"[\w]", re.UNICODE)
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's bigrams found in its passages (docs/answers.md)
@@ -78,7 +80,7 @@ def bigrams(text: str) -> set[str]:
 
 def support(sentence: str, passages: Sequence[str]) -> float:
     """Share of the sentence's character bigrams that occur in the passages; 0 when a number is not there."""
-    claim = _strip_markers(sentence)
+    claim = _ENUMERATOR.sub("", _strip_markers(sentence))
     grams = bigrams(claim)
     if not grams:
         return 1.0
@@ -101,7 +103,8 @@ def add_missing_markers(answer: str, context: Mapping[str, Citation]) -> str:
     def mark(match: re.Match) -> str:
         sentence = match.group(0)
         claim = _strip_markers(sentence)
-        if labels_in(sentence) or len(_CONTENT.findall(claim)) < 2 or claim.rstrip().endswith(("：", ":")):
+        if (labels_in(sentence) or len(_CONTENT.findall(claim)) < 2 or claim.rstrip().endswith(("：", ":"))
+                or _HEADING.fullmatch(claim.strip())):
             return sentence
         label, best = max(((label, support(sentence, [_source(c)])) for label, c in context.items()), key=lambda x: x[1])
         if best < SUPPORT_THRESHOLD:

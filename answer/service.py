@@ -202,28 +202,41 @@ class Assistant:
             result.answer = phrase(self.language, "neither_found", topic=topic)
             yield from _said(result)
             return
-        notes = [phrase(self.language, "side_not_found", title=s.title) for s in (a, b) if not s.found]
         if self.llm is None:
             text = "\n\n".join(self._extractive_side(s, topic) for s in (a, b))
             yield text
         else:
-            none = phrase(self.language, "no_material")
-            values = {
-                "title_a": ctx.as_data(a.title), "passages_a": ctx.format_material(a.passages) or none,
-                "title_b": ctx.as_data(b.title), "passages_b": ctx.format_material(b.passages) or none,
-                "topic": ctx.as_data(topic),
-            }
-            parts = []
-            for delta in self._stream_llm("compare", values):
-                parts.append(delta)
+            pieces: list[str] = []
+            for delta in self._compare_with_llm(a, b, topic):
+                pieces.append(delta)
                 yield delta
-            text = "".join(parts).strip()
-            missing = [n for n in notes if n not in text]
-            if missing:  # the code, not the model, guarantees that a silent speech is said to be silent
-                text += "\n\n" + "\n".join(missing)
-                yield "\n\n" + "\n".join(missing)
+            text = "".join(pieces).strip()
         self._finish(result, text, numbered)
         yield result
+
+    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str) -> Iterator[str]:
+        """What each speech says (the answer prompt over that speech's passages only, so the model never mixes the
+        two up), then what they share and where they differ (the compare prompt over those two summaries)."""
+        summaries = {}
+        for side in (a, b):
+            yield phrase(self.language, "side_heading", title=side.title) + "\n"
+            if not side.found:
+                summaries[side.key] = phrase(self.language, "side_not_found", title=side.title)
+                yield summaries[side.key] + "\n\n"
+                continue
+            question = phrase(self.language, "side_question", title=side.title, topic=topic)
+            said = []
+            for delta in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
+                                                     "question": ctx.as_data(question)}):
+                said.append(delta)
+                yield delta
+            yield "\n\n"
+            summaries[side.key] = add_missing_markers("".join(said).strip(), {c.label: c for c in side.passages})
+        if a.found and b.found:
+            yield from self._stream_llm("compare", {
+                "title_a": ctx.as_data(a.title), "summary_a": ctx.as_data(summaries["A"]),
+                "title_b": ctx.as_data(b.title), "summary_b": ctx.as_data(summaries["B"]), "topic": ctx.as_data(topic),
+            })
 
     def _extractive_side(self, side: SpeechSide, topic: str) -> str:
         if not side.found:

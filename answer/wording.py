@@ -17,6 +17,8 @@ PHRASES = {
         "none": "（无）",
         "no_material": "（没有相关材料）",
         "nth_speech": "第{n}篇：《{title}》",
+        "side_question": "《{title}》关于“{topic}”讲了什么？",
+        "side_heading": "《{title}》",
     },
     "en": {
         "not_found": "The speeches do not address this question.",
@@ -32,6 +34,8 @@ PHRASES = {
         "none": "(none)",
         "no_material": "(no relevant material)",
         "nth_speech": "{n}: \"{title}\"",
+        "side_question": "What does \"{title}\" say about {topic}?",
+        "side_heading": "\"{title}\"",
     },
 }
 

@@ -57,3 +57,8 @@ def test_claims_without_markers_get_the_marker_of_the_passage_that_supports_them
     assert add_missing_markers(answer, CONTEXT) == (
         "今年全市经济增长的预期目标是5%左右[1]。\n增速要“保8争9”，任务艰巨[2]！全市将建设三座机场。已有标记的句子[1]。"
     )
+
+
+def test_list_numbers_are_not_claims():
+    assert support("1. 今年全市经济增长的预期目标是5%左右", [CONTEXT["1"].text]) > 0.9
+    assert support("（2）今年全市经济增长的预期目标是5%左右", [CONTEXT["1"].text]) > 0.9

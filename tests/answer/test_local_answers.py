@@ -63,3 +63,15 @@ def test_cli_answers_with_the_local_model_and_the_network_blocked(tmp_path, llm_
     result = json.loads(done.stdout)
     assert result["found"] and "5%" in result["answer"] and result["backend"] == "local"
     assert any(c["speech_id"] == "2025-city-work-meeting" for c in result["citations"])
+
+
+def test_compare_two_seed_speeches(assistant):
+    result = assistant.compare("000_ed498335adf7a40a", "002_d5a8c33760b2f744", "干部作风")
+    assert result.a.found and result.b.found
+    labels = {c.label[0] for c in result.citations}
+    assert labels == {"A", "B"}, result.answer
+    assert "共同点" in result.answer and "不同点" in result.answer, result.answer
+    for c in result.citations:  # every citation resolves to its own speech's text
+        side = result.a if c.label.startswith("A") else result.b
+        assert c.speech_id == side.speech_id
+        assert assistant.store.speech_text(c.speech_id)[c.start : c.end] == c.text

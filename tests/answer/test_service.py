@@ -162,20 +162,33 @@ def test_empty_library_says_so(settings, fake_embeddings):
     assert not answer.found and "资料库中还没有讲话" in answer.answer
 
 
-def test_compare_cites_each_speech_with_its_own_labels(make):
-    def reply(prompt):
-        return (f"各自的论述：讲话A要求持续优化干部作风[{label_of(prompt, '干部作风')}]。"
-                f"讲话B要求干部拼发展[B1]。\n共同点：都重视干部[A1][B1]。\n不同点：侧重不同[C1]。")
-
-    assistant = make(reply)
+def test_compare_asks_about_each_speech_apart_then_compares_the_two(make):
+    assistant = make(
+        lambda prompt: f"要持续优化干部作风[{label_of(prompt, '干部作风')}]。",
+        lambda prompt: f"要凭业绩用干部[{label_of(prompt, '凭业绩用干部')}]。",
+        "共同点：都重视干部[A1][B1]。\n不同点：侧重不同[C1]。",
+    )
     result = assistant.compare(FIRST_SPEECH, GROWTH_SPEECH, "干部作风")
     assert result.found and result.a.found and result.b.found
-    assert [c.label for c in result.a.passages][:1] == ["A1"] and result.b.passages[0].label == "B1"
+    assert result.a.passages[0].label == "A1" and result.b.passages[0].label == "B1"
     assert {c.speech_id for c in result.a.passages} == {FIRST_SPEECH}
     assert {c.speech_id for c in result.b.passages} == {GROWTH_SPEECH}
+    side_a, side_b, both = (call[-1].content for call in assistant.llm.seen)
+    assert "[A1]《" in side_a and "[B1]《" not in side_a and "[B1]《" in side_b and "[A1]《" not in side_b
+    assert "要持续优化干部作风[A" in both and "要凭业绩用干部[B" in both  # the summaries, with their markers
+    assert result.answer.startswith("《在市人民代表大会第二次会议闭幕会上的讲话》\n要持续优化干部作风[A")
+    assert "共同点：都重视干部[A1][B1]。" in result.answer
     assert result.dropped_markers == ["C1"]
     assert {c.label[0] for c in result.citations} == {"A", "B"}
     assert set(result.as_json()["speeches"]) == {"A", "B"}
+
+
+def test_compare_with_one_silent_speech_skips_the_comparison_step(make):
+    assistant = make(lambda prompt: f"经济增速要“保8争9”[{label_of(prompt, '保8争9')}]。")
+    result = assistant.compare(FIRST_SPEECH, GROWTH_SPEECH, "保8争9")
+    assert not result.a.found and result.b.found and len(assistant.llm.seen) == 1
+    assert "《在市人民代表大会第二次会议闭幕会上的讲话》未涉及这一主题。" in result.answer
+    assert "保8争9" in result.answer and all(c.label.startswith("B") for c in result.citations)
 
 
 def test_compare_states_when_one_speech_is_silent(make):
