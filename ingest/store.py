@@ -20,15 +20,17 @@ This works across processes sharing a Chroma server: each one sees the others' g
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_core.embeddings import Embeddings
@@ -44,6 +46,9 @@ LIBRARY = "library"  # one record: the library's generation, changed by every wr
 _NO_VECTOR = [1.0]
 REINDEX = "reindex"  # the pending mark of a speech whose passages must be rebuilt from its stored text
 _EMBED_BATCH = 32
+EF_SEARCH = 256  # HNSW search breadth of the passages collection: recall against exact search, docs/retrieval.md
+_LIST_PAGE = 2000  # speech records per Chroma get when listing
+_READ_PAGE = 5000  # passages per Chroma get in bulk reads (capped by the client's max batch size)
 
 
 class StoreError(RuntimeError):
@@ -81,6 +86,20 @@ class StoredSpeech:
     def to_speech(self, text: str) -> Speech:
         return Speech(self.id, self.title, text, self.source, self.date, self.year, self.speaker, self.occasion,
                       dict(self.extra))
+
+    def passage_ids(self) -> list[str]:
+        """The ids of this version's passages, in order (orders run 0..passages-1)."""
+        return [f"{self.id}#{self.version}#{order}" for order in range(self.passages)]
+
+
+@dataclass(frozen=True, eq=False)
+class SpeechPassages:
+    """All passages of one speech at the version listed, in order (``ids[i]`` is the passage of order i)."""
+
+    speech: StoredSpeech
+    ids: list[str]
+    texts: list[str] | None  # when asked for
+    vectors: np.ndarray | None  # float32 (passages x dimension), when asked for
 
 
 def connect(settings: Settings) -> ClientAPI:
@@ -134,13 +153,14 @@ class SpeechStore:
                     f"{self.backend!r}. Set SPEECHES_EMBEDDING={stored} to use it as it is, or rebuild it for the "
                     f"new backend with: python -m ingest --reindex"
                 )
+            _set_search_breadth(col)
             return col
         if dimension is None:
             dimension = len(self.embeddings.embed_query("维度"))
         return self.client.create_collection(
             PASSAGES,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 128}},
+            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": EF_SEARCH}},
             metadata={"embedding_backend": self.backend, "embedding_dim": dimension},
         )
 
@@ -168,9 +188,16 @@ class SpeechStore:
         generation = self.generation()  # read before listing: a write that lands meanwhile bumps it again
         if self._listing is not None and self._listing[0] == generation and generation:
             return list(self._listing[1])
-        got = self.speeches.get(include=["metadatas"])
-        records = [_stored(i, m) for i, m in zip(got["ids"], got["metadatas"])]
-        listing = sorted((r for r in records if r.version), key=lambda r: (r.date or "", r.id))
+        records: dict[str, StoredSpeech] = {}
+        for offset in itertools.count(0, _LIST_PAGE):
+            # Pages, not one get: at 15k speeches a single get took ~250 MB more memory on every call (Chroma
+            # kept it), pages of 2,000 ~150 MB once. A record deleted while paging may shift one out of this
+            # listing; the deletion bumped the generation, so the next call lists again.
+            got = self.speeches.get(include=["metadatas"], limit=_LIST_PAGE, offset=offset)
+            records.update((i, _stored(i, m)) for i, m in zip(got["ids"], got["metadatas"]))
+            if len(got["ids"]) < _LIST_PAGE:
+                break
+        listing = sorted((r for r in records.values() if r.version), key=lambda r: (r.date or "", r.id))
         self._listing = (generation, listing)
         return list(listing)
 
@@ -203,6 +230,62 @@ class SpeechStore:
             for doc, m in zip(got["documents"], got["metadatas"])
         ]
         return sorted(passages, key=lambda p: p.order)
+
+    def current_passages(
+        self, speeches: Iterable[StoredSpeech], *, texts: bool = True, vectors: bool = False, page: int = _READ_PAGE
+    ) -> Iterator[SpeechPassages]:
+        """The passages of many speeches at once, read by id in pages of thousands (one Chroma get per page, not
+        one or two per speech): a first keyword-index build or an exact search within a few speeches.
+
+        A speech is yielded only when all its passages at the listed version were read and its record still
+        holds that version afterwards (re-read once per page); one rewritten, deleted or half re-embedded
+        meanwhile is left out, so the caller can try it again later. Speeches come in the order given."""
+        include = (["documents"] if texts else []) + (["embeddings"] if vectors else [])
+        size = max(1, min(page, self.max_batch))
+        batch: list[StoredSpeech] = []
+        ids: list[str] = []
+        for speech in itertools.chain(speeches, [None]):
+            if speech is not None and (not ids or len(ids) + speech.passages <= size):
+                batch.append(speech)
+                ids.extend(speech.passage_ids())
+                continue
+            if batch:
+                yield from self._read_page(batch, ids, include)
+            if speech is not None:
+                batch, ids = [speech], speech.passage_ids()
+
+    def _read_page(self, batch: list[StoredSpeech], ids: list[str], include: list) -> Iterator[SpeechPassages]:
+        got_ids: list[str] = []
+        docs: list[str] = []
+        vectors: list[np.ndarray] = []
+        for part_ids in _batches(ids, self.max_batch):  # one speech alone may be larger than a page
+            part = self.passages.get(ids=list(part_ids), include=include)
+            got_ids.extend(part["ids"])
+            if "documents" in include:
+                docs.extend(part["documents"])
+            if "embeddings" in include and len(part["ids"]):
+                vectors.append(np.asarray(part["embeddings"], dtype=np.float32))
+        row = {pid: i for i, pid in enumerate(got_ids)}
+        matrix = np.concatenate(vectors) if vectors else None
+        versions = self.current_versions([s.id for s in batch])
+        for speech in batch:
+            wanted = speech.passage_ids()
+            rows = [row.get(pid) for pid in wanted]
+            if versions.get(speech.id) != speech.version or None in rows:
+                continue  # changed, deleted or incomplete since it was listed: the caller tries again later
+            texts = [docs[r] for r in rows] if "documents" in include else None
+            found = None
+            if "embeddings" in include:
+                found = matrix[rows] if matrix is not None else np.zeros((0, 0), dtype=np.float32)
+            yield SpeechPassages(speech, wanted, texts, found)
+
+    def current_versions(self, speech_ids: Sequence[str]) -> dict[str, str]:
+        """Speech id -> the version its record holds now (speeches being deleted or not yet committed: absent)."""
+        out: dict[str, str] = {}
+        for batch in _batches(list(speech_ids), self.max_batch):
+            got = self.speeches.get(ids=list(batch), include=["metadatas"])
+            out.update((i, m.get("version", "")) for i, m in zip(got["ids"], got["metadatas"]) if m.get("version"))
+        return out
 
     # -- writing -----------------------------------------------------------------------------------------------
 
@@ -272,6 +355,20 @@ class SpeechStore:
         where = {"$and": [{"speech_id": speech_id}, {"version": {"$ne": keep}}]} if keep else {"speech_id": speech_id}
         while ids := self.passages.get(where=where, include=[], limit=self.max_batch)["ids"]:
             self.passages.delete(ids=ids)
+
+
+def _set_search_breadth(collection) -> None:
+    """Give a passages collection made with another HNSW search breadth (an older version of this code) ours.
+    The setting is stored with the collection; Chroma applies it when a process first loads the index, so it
+    works for this process when nothing here has searched the collection yet, else from the next start (a Chroma
+    server: from its next restart). A server that refuses the change keeps its setting: a warning, not an error."""
+    try:
+        current = ((collection.configuration or {}).get("hnsw") or {}).get("ef_search")
+        if current is not None and current != EF_SEARCH:
+            collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
+            log.info("passages collection: HNSW ef_search %s -> %s", current, EF_SEARCH)
+    except Exception as exc:  # chromadb raises assorted errors across versions and servers
+        log.warning("cannot set the passages collection's HNSW ef_search to %s (%s)", EF_SEARCH, exc)
 
 
 def embedding_text(speech: Speech, passage: Passage) -> str:

@@ -19,8 +19,9 @@ Design
   another.
 - Passage identity is the Chroma passage id ``f"{speech_id}#{version}#{order}"``.
 - At ~100k passages (2 busy cores): ~110 MB on disk, open 0.2-0.8 s, an unchanged sync ~10 ms plus the store's
-  speech list, a sync after one changed speech 1-2.5 s (most of it merging and writing), a first build ~35-65 s
-  (tokenising), queries p50 ~3 ms / p95 ~12 ms (p50 ~10 ms when restricted to half of the speeches).
+  speech list, a sync after one changed speech 1-2.5 s (most of it merging and writing), a first build 26-35 s
+  (passages read by id in pages of 5,000, ~10 s, instead of two Chroma gets per speech, which took 520 s; the rest
+  tokenising; peak memory +0.65 GB), queries p50 ~3 ms / p95 ~7-12 ms.
 
 Tokeniser (ncppolicies-dev: 4,069 passages of 300 chars/80 overlap, title + passage; 621 questions; hit = a passage
 of a gold document). Differences under ~.003 MRR are one or two questions; (a) with k1=1.2 ties the best MRR and has
@@ -74,6 +75,14 @@ _GENERATION = re.compile(r"gen-[0-9a-f]{32}")
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _TOKEN = re.compile(rf"([{_CJK}]+)|(\d+(?:\.\d+)+|[^\W_{_CJK}]+)")
+# Question words are no content: dropped from a query (not from passages) before it is tokenised, so "目标是什么"
+# searches 目标 only, without the bigrams 是什/什么 that any passage with 什么 would match. ncppolicies-dev: keyword
+# R@1 .787 -> .795, MRR .848 -> .854; hybrid R@1 .802 -> .808, MRR .857 -> .861 (docs/retrieval.md).
+QUESTION_WORDS = (
+    "为什么", "是什么", "是不是", "有没有", "有哪些", "是哪些", "是多少", "什么", "哪些", "如何", "是否", "怎么",
+    "怎样", "多少", "哪个", "哪里", "哪家", "请问", "吗", "呢",
+)
+_QUESTION = re.compile("|".join(map(re.escape, QUESTION_WORDS)))
 _DTYPES = {"indptr": np.int64, "rows": np.int32, "tf": np.uint16, "row_speech": np.int32, "row_order": np.int32,
            "row_length": np.int32}
 
@@ -82,15 +91,19 @@ def tokenize(text: str) -> list[str]:
     """Character bigrams of each CJK run (a lone CJK character is its own token), and whole words and numbers of
     other scripts, lower-cased; full-width letters and digits are folded (NFKC). Punctuation yields nothing."""
     tokens: list[str] = []
-    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).lower()):
-        run = match.group(1)
-        if run is None:
-            tokens.append(match.group(2))
+    for run, other in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
+        if not run:
+            tokens.append(other)
         elif len(run) == 1:
             tokens.append(run)
         else:
-            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+            tokens.extend(map(str.__add__, run, run[1:]))  # bigrams; a third faster than slicing in a loop
     return tokens
+
+
+def query_tokens(query: str) -> list[str]:
+    """The tokens a search uses: those of ``query`` without its question words (``QUESTION_WORDS``)."""
+    return tokenize(_QUESTION.sub(" ", query))
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,11 +196,10 @@ class KeywordIndex:
             return False
         kept = [(sid, ver) for sid, ver in snap.speeches if wanted.get(sid) == ver]
         fresh = _Fresh(snap.term_ids, len(kept))
-        for speech in listed:
-            if snap.versions.get(speech.id) != speech.version:
-                got = _read_passages(store, speech.id, speech.version, speech.passages)
-                if got is not None:
-                    fresh.add(speech.id, speech.version, [(order, f"{speech.title}\n{text}") for order, text in got])
+        changed = [speech for speech in listed if snap.versions.get(speech.id) != speech.version]
+        for got in store.current_passages(changed, texts=True):  # thousands of passages per read
+            texts = [(order, f"{got.speech.title}\n{text}") for order, text in enumerate(got.texts)]
+            fresh.add(got.speech.id, got.speech.version, texts)
         self._snap = _merge(snap, kept, fresh)
         self._unsaved = True
         self._save()
@@ -227,7 +239,7 @@ class KeywordIndex:
         ``allowed`` keeps only passages of those speech ids (a collection, or a predicate on the speech id)."""
         snap = self._snap
         terms: dict[int, int] = {}
-        for token in tokenize(query):
+        for token in query_tokens(query):
             if (tid := snap.term_ids.get(token)) is not None:
                 terms[tid] = terms.get(tid, 0) + 1
         if k < 1 or not terms:
@@ -255,21 +267,6 @@ class KeywordIndex:
             sid, ver = snap.speeches[snap.row_speech[row]]
             out.append((f"{sid}#{ver}#{snap.row_order[row]}", float(scores[row])))
         return out
-
-
-def _read_passages(store: SpeechStore, speech_id: str, version: str, expected: int) -> list[tuple[int, str]] | None:
-    """(order, text) of the speech's passages at ``version``; None if it is now at another version, gone, or has
-    lost its passages (being re-embedded)."""
-    from ingest.store import UnknownSpeechError
-
-    try:
-        passages = store.speech_passages(speech_id)
-        now = store.get_speech(speech_id).version
-    except UnknownSpeechError:
-        return None
-    if now != version or (expected > 0 and not passages):
-        return None
-    return [(p.order, p.text) for p in passages]
 
 
 class _Fresh:
@@ -333,7 +330,9 @@ def _merge(snap: _Snapshot, kept: list[tuple[str, str]], fresh: _Fresh) -> _Snap
     kept_ptr = np.concatenate([kept_ptr, np.full(width - old_width, kept_ptr[-1], dtype=np.int64)])
     add = fresh.matrix(width)
     add_count = np.diff(add.indptr).astype(np.int64)
-    if add.nnz:
+    if add.nnz and not len(rows):  # a first build: the fresh postings are all (no index arrays of their size)
+        rows, tf = add.indices.astype(np.int32) + np.int32(len(kept_sel)), add.data.astype(np.uint16)
+    elif add.nnz:
         at = np.repeat(kept_ptr[1:], add_count)  # the end of each term's kept postings
         rows = np.insert(rows, at, add.indices.astype(np.int32) + np.int32(len(kept_sel)))
         tf = np.insert(tf, at, add.data.astype(np.uint16))

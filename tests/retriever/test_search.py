@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
-from conftest import SEED, ingest
+from conftest import SEED, FakeEmbeddings, ingest
 
 from ingest.store import UnknownSpeechError, open_store
 from retriever.search import Filters, Retriever
@@ -97,3 +100,128 @@ def test_exact_slogan_with_the_real_model_finds_its_passage_first(tmp_path, libr
         result = retriever.retrieve(question, k=5)
         assert result.passages[0].speech_id == speech_id and words in result.passages[0].text, question
         assert result.relevant
+
+
+# -- dense search within a few speeches: exact, from cached vectors -------------------------------------------------
+
+
+def test_exact_filtered_dense_search_equals_chromas(retriever, monkeypatch):
+    import retriever.search as search
+
+    for filters in (Filters(speech_ids=["2023-ecology-forum"]), Filters(years=(2024, 2025))):
+        exact = retriever.retrieve("今年要做好哪些工作", k=8, mode="dense", filters=filters).passages
+        monkeypatch.setattr(search, "EXACT_LIMIT", 0)  # an unfiltered query, the allowed passages kept
+        wide = retriever.retrieve("今年要做好哪些工作", k=8, mode="dense", filters=filters).passages
+        monkeypatch.setattr(search, "OVERSAMPLE_LIMIT", 0)  # Chroma's filtered HNSW query
+        chroma = retriever.retrieve("今年要做好哪些工作", k=8, mode="dense", filters=filters).passages
+        monkeypatch.undo()
+        allowed = filters.allowed({s.id: s for s in retriever.store.list_speeches()})
+        assert exact and {p.speech_id for p in exact} <= allowed
+        for other in (wide, chroma):
+            assert [p.passage_id for p in exact] == [p.passage_id for p in other]
+            assert [p.dense_score for p in exact] == pytest.approx([p.dense_score for p in other], abs=1e-5)
+
+
+def test_a_wide_query_that_finds_too_few_allowed_passages_falls_back_to_the_filtered_one(retriever, monkeypatch):
+    import retriever.search as search
+
+    monkeypatch.setattr(search, "EXACT_LIMIT", 0)
+    monkeypatch.setattr(search, "OVERSAMPLE", 0.01)  # so few results that the allowed speech is not among them
+    calls = []
+    query = retriever.store.passages.query
+    monkeypatch.setattr(retriever.store.passages, "query", lambda **kw: calls.append(kw.get("where")) or query(**kw))
+    only = Filters(speech_ids=["2023-ecology-forum"])
+    found = retriever.retrieve("经济增长目标", k=3, mode="dense", filters=only).passages
+    assert calls == [None, {"speech_id": {"$in": ["2023-ecology-forum"]}}]
+    assert found and {p.speech_id for p in found} == {"2023-ecology-forum"}
+
+
+def test_filtered_dense_search_reads_few_vectors_or_none(store, settings, library, monkeypatch):
+    import retriever.search as search
+
+    ingest(store, settings, library)
+    monkeypatch.setattr(search, "EXACT_UNCACHED_LIMIT", 0)  # too much to read: Chroma's filtered query
+    fresh = Retriever(store, settings)
+    read = store.current_passages
+    monkeypatch.setattr(store, "current_passages", lambda *a, **k: pytest.fail("read vectors over the limit"))
+    only = Filters(speech_ids=["2023-ecology-forum"])
+    assert {p.speech_id for p in fresh.retrieve("今年要做好哪些工作", k=5, mode="dense", filters=only).passages} == {
+        "2023-ecology-forum"
+    }
+    monkeypatch.setattr(store, "current_passages", read)
+    monkeypatch.setattr(search, "EXACT_UNCACHED_LIMIT", 10_000)
+    fresh.retrieve("今年要做好哪些工作", k=5, mode="dense", filters=only)  # reads and caches that speech
+    monkeypatch.setattr(search, "EXACT_UNCACHED_LIMIT", 0)
+    monkeypatch.setattr(store.passages, "query", lambda *a, **k: pytest.fail("cached vectors, yet Chroma queried"))
+    assert fresh.retrieve("今年要做好哪些工作", k=5, mode="dense", filters=only).passages
+
+
+def test_speech_vectors_are_read_once_and_never_stale(retriever, store, settings, library, monkeypatch):
+    city = Filters(speech_ids=["2025-city-work-meeting"])
+    first = retriever.retrieve("一核两翼三区", k=3, mode="dense", filters=city)
+    real = store.current_passages
+    monkeypatch.setattr(store, "current_passages", lambda *a, **k: pytest.fail("read cached vectors again"))
+    assert retriever.retrieve("一核两翼三区", k=3, mode="dense", filters=city) == first
+    monkeypatch.setattr(store, "current_passages", real)
+
+    path = library / "samples" / "2025-city-work-meeting.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("一核两翼三区", "双核联动"), encoding="utf-8")
+    ingest(store, settings, library)
+    version = store.get_speech("2025-city-work-meeting").version
+    after = retriever.retrieve("双核联动", k=10, mode="dense", filters=city).passages
+    assert after and all(p.passage_id.split("#")[1] == version for p in after)
+    assert any("双核联动" in p.text for p in after)
+
+
+def test_vector_cache_keeps_within_its_bound(retriever, store):
+    from retriever.search import _VectorCache
+
+    speeches = store.list_speeches()
+    cache = _VectorCache(max_bytes=1)  # room for one speech at a time
+    ids, matrices = cache.get(store, speeches)
+    assert len(ids) == sum(s.passages for s in speeches) == sum(len(m) for m in matrices) > 0
+    assert len(cache._entries) == 1
+    for matrix in matrices:
+        assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+
+
+# -- bulk reads from the store --------------------------------------------------------------------------------------
+
+
+def test_bulk_reads_equal_per_speech_reads(retriever, store):
+    speeches = store.list_speeches()
+    for page in (1, 50, 5000):
+        got = list(store.current_passages(speeches, texts=True, vectors=True, page=page))
+        assert [g.speech.id for g in got] == [s.id for s in speeches]
+        for g in got:
+            assert g.texts == [p.text for p in store.speech_passages(g.speech.id)]
+            assert g.vectors.shape == (g.speech.passages, FakeEmbeddings.dim)
+            stored = store.passages.get(ids=g.ids[:3], include=["embeddings"])["embeddings"]
+            assert np.allclose(g.vectors[:3], stored)
+
+
+def test_listing_in_pages_lists_every_speech_once(retriever, store, monkeypatch):
+    from ingest import store as store_module
+
+    whole = store.list_speeches()
+    monkeypatch.setattr(store_module, "_LIST_PAGE", 2)
+    store._listing = None
+    assert store.list_speeches() == whole and len(whole) == 5
+
+
+def test_bulk_reads_leave_out_changed_or_incomplete_speeches(retriever, store):
+    speeches = {s.id: s for s in store.list_speeches()}
+    stale = dataclasses.replace(speeches["2023-ecology-forum"], version="0123456789abcdef")
+    store.passages.delete(ids=[speeches["2025-city-work-meeting"].passage_ids()[1]])
+    got = list(store.current_passages([stale, *(s for s in speeches.values() if s.id != stale.id)], page=10))
+    assert {g.speech.id for g in got} == set(speeches) - {"2023-ecology-forum", "2025-city-work-meeting"}
+
+
+def test_existing_passages_collection_gets_our_search_breadth(settings, fake_embeddings):
+    from ingest import store as store_module
+
+    first = store_module.open_store(settings, fake_embeddings)
+    first.passages.modify(configuration={"hnsw": {"ef_search": 16}})  # as an older version left it
+    assert store_module.open_store(settings, fake_embeddings).passages.configuration["hnsw"]["ef_search"] == (
+        store_module.EF_SEARCH
+    )
