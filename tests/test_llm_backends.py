@@ -5,6 +5,7 @@ ask for 32 tokens at most."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import re
 import socket
@@ -143,7 +144,9 @@ def test_async_calls_are_wrapped_too(http_server):
             async for _ in llm.astream(QUESTION):
                 pass
 
-    asyncio.run(both())
+    # in a thread of its own: a session-scoped Playwright browser may hold this thread's event loop
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, both()).result()
 
 
 def test_wrong_api_key_points_at_the_setting(http_server):
