@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from settings import Settings, quiet_network_clients
+from settings import Settings, check_data_dir, quiet_network_clients
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings()
+        check_data_dir(settings)
         store = ensure_library(settings)
         if args.command is None:
             from web.server import serve

@@ -10,7 +10,10 @@
    ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
 5. the [n] markers become citations (unknown ones dropped), and every sentence is checked against what it cites.
 
-Streams yield ``str`` deltas of the answer text and, last, the finished ``Answer`` (or ``Comparison``).
+Streams yield ``str`` deltas of the answer text and, last, the finished ``Answer`` (or ``Comparison``). With the
+in-process local model, LLM work is queued (``LLMQueue``: llama.cpp runs one request at a time): while a question
+waits its turn, its stream yields ``Queued(position)`` items (1 = next), so the user is told where they are, and
+SPEECHES_LLM_TIMEOUT counts from the turn, not from the wait.
 Errors: ``ValueError`` for bad input, ``UnknownSpeechError`` for an unknown speech id, ``LLMUnavailable`` when the
 LLM cannot be reached; each message names what was wrong.
 """
@@ -29,7 +32,7 @@ from answer import context as ctx
 from answer import followup
 from answer.llm.errors import LLMUnavailable
 from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
-from answer.types import Answer, Citation, Comparison, SpeechSide
+from answer.types import Answer, Citation, Comparison, Queued, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
 from retriever.search import Filters, Retrieval, Retriever
@@ -37,6 +40,53 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 _UNSET = object()
+
+
+class LLMQueue:
+    """First come, first served access to an LLM that runs ``slots`` requests at a time."""
+
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = slots
+        self._busy = 0
+        self._waiting: list[object] = []
+        self._changed = threading.Condition()
+
+    def waiting(self) -> int:
+        with self._changed:
+            return len(self._waiting)
+
+    def turn(self) -> Iterator[Queued]:
+        """Wait for a slot, yielding ``Queued`` when this request's position changes (nothing when a slot is
+        free at once). When it returns, the caller holds a slot and must ``release()`` it. Closing it while it
+        waits leaves the queue."""
+        ticket = object()
+        with self._changed:
+            self._waiting.append(ticket)
+        shown = None
+        try:
+            while True:
+                with self._changed:
+                    if self._waiting[0] is ticket and self._busy < self.slots:
+                        self._waiting.pop(0)
+                        self._busy += 1
+                        self._changed.notify_all()
+                        return
+                    now = Queued(self._waiting.index(ticket) + 1, len(self._waiting))
+                    if shown is not None and now.position == shown.position:
+                        self._changed.wait(timeout=5)
+                        continue
+                shown = now
+                yield now
+        finally:
+            with self._changed:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                    self._changed.notify_all()
+
+    def release(self) -> None:
+        with self._changed:
+            self._busy -= 1
+            self._changed.notify_all()
 
 
 class Assistant:
@@ -49,6 +99,9 @@ class Assistant:
         self._llm = llm
         self._load_lock = threading.Lock()
         self._retrieve_lock = threading.Lock()  # the keyword index syncs itself on read: one reader at a time
+        # the in-process model answers one request at a time: queue here, where the wait can be shown and is not
+        # counted against SPEECHES_LLM_TIMEOUT. A server (SPEECHES_LLM=openai) queues or batches by itself.
+        self.llm_queue = LLMQueue(1) if settings.llm == "local" else None
 
     # -- the LLM, loaded once -----------------------------------------------------------------------------------
 
@@ -69,15 +122,26 @@ class Assistant:
     def backend(self) -> str:
         return self.settings.llm
 
-    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[str]:
+    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[str | Queued]:
         chain = prompts.load(prompt_name, self.language) | self.llm | StrOutputParser()
+        queue, holding = self.llm_queue, False
         try:
+            if queue is not None:
+                turn = queue.turn()
+                try:
+                    yield from turn
+                finally:
+                    turn.close()
+                holding = True
             yield from chain.stream(dict(values))
         except LLMUnavailable:
             raise
         except Exception as error:  # a backend bug must reach the user as a message, not a traceback
             log.exception("the LLM failed")
             raise LLMUnavailable(f"The LLM failed while answering: {error}") from error
+        finally:
+            if holding:
+                queue.release()
 
     # -- ask ----------------------------------------------------------------------------------------------------
 
@@ -125,7 +189,8 @@ class Assistant:
             parts = []
             for delta in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
                                                      "question": ctx.as_data(standalone)}):
-                parts.append(delta)
+                if isinstance(delta, str):
+                    parts.append(delta)
                 yield delta
             text = "".join(parts).strip()
         self._finish(answer, text, {c.label: c for c in numbered})
@@ -153,7 +218,8 @@ class Assistant:
                 "speeches": listed or phrase(self.language, "none"),
                 "question": question,
             }
-            standalone = followup.clean_rewrite("".join(self._stream_llm("rewrite", values)), question)
+            rewritten = [d for d in self._stream_llm("rewrite", values) if isinstance(d, str)]
+            standalone = followup.clean_rewrite("".join(rewritten), question)
         if standalone and referenced:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
         return standalone or followup.joined_question(question, turns), filters
@@ -208,13 +274,14 @@ class Assistant:
         else:
             pieces: list[str] = []
             for delta in self._compare_with_llm(a, b, topic):
-                pieces.append(delta)
+                if isinstance(delta, str):
+                    pieces.append(delta)
                 yield delta
             text = "".join(pieces).strip()
         self._finish(result, text, numbered)
         yield result
 
-    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str) -> Iterator[str]:
+    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str) -> Iterator[str | Queued]:
         """What each speech says (the answer prompt over that speech's passages only, so the model never mixes the
         two up), then what they share and where they differ (the compare prompt over those two summaries)."""
         summaries = {}
@@ -228,7 +295,8 @@ class Assistant:
             said = []
             for delta in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
                                                      "question": ctx.as_data(question)}):
-                said.append(delta)
+                if isinstance(delta, str):
+                    said.append(delta)
                 yield delta
             yield "\n\n"
             summaries[side.key] = add_missing_markers("".join(said).strip(), {c.label: c for c in side.passages})

@@ -9,6 +9,17 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A stream item: the request waits its turn for the LLM; ``position`` 1 is next, ``waiting`` wait in all."""
+
+    position: int
+    waiting: int
+
+    def text(self) -> str:
+        return f"（排队中：您是第 {self.position} 位，共 {self.waiting} 人在等待本机模型……）"
+
+
+@dataclass(frozen=True)
 class Citation:
     """A numbered passage an answer may cite: ``label`` is what appears in the text ("1", or "A1"/"B2" in a
     comparison). ``text == speech_text[start:end]`` of the cited speech."""

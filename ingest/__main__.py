@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from settings import Settings, quiet_network_clients
+from settings import Settings, check_data_dir, quiet_network_clients
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings()
+        check_data_dir(settings)
         if args.reindex:
             SpeechStore.reset_passages(connect(settings))
         store = open_store(settings)

@@ -2,8 +2,9 @@
 ``python -m ingest --list --json``), plus streamed variants for the embed page.
 
 Errors are ``{"error": "one line for the user"}`` with 400 (bad input), 404 (unknown speech), 503 (the LLM or the
-library cannot be used) or 500. Streams are NDJSON (one JSON object a line): ``{"delta": "..."}`` pieces of answer
-text, then one ``{"answer": {...}, "markdown": "..."}`` (or ``{"comparison": ...}``), or ``{"error": ..., "status":
+library cannot be used) or 500. Streams are NDJSON (one JSON object a line): ``{"queue": {"position": n, "waiting": m}}`` while the question
+waits its turn for the local model (position 1 = next; sent again when it changes), ``{"delta": "..."}`` pieces of
+answer text, then one ``{"answer": {...}, "markdown": "..."}`` (or ``{"comparison": ...}``), or ``{"error": ..., "status":
 ...}`` when it failed.
 """
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from answer.types import Queued
 from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
@@ -154,6 +156,8 @@ def _stream(start: Callable[[], Iterator], key: str, to_markdown: Callable[[dict
         for item in start():
             if isinstance(item, str):
                 yield {"delta": item}
+            elif isinstance(item, Queued):
+                yield {"queue": {"position": item.position, "waiting": item.waiting}}
             else:
                 result = item.as_json()
                 yield {key: result, "markdown": to_markdown(result)}
@@ -179,7 +183,8 @@ def api_router(assistant, settings) -> APIRouter:
 
     @router.post("/ask/stream", response_model=None,
                  responses={200: {"content": {"application/x-ndjson": {}},
-                                  "description": "NDJSON: {delta} lines, then {answer, markdown} or {error, status}"}},
+                                  "description": "NDJSON: {queue} lines while waiting for the LLM, {delta} lines, "
+                                                 "then {answer, markdown} or {error, status}"}},
                  summary="The same answer, streamed")
     def ask_stream(body: AskRequest):
         return _ndjson(_stream(lambda: assistant.ask_stream(**ask_args(body)), "answer", render.answer_markdown))
@@ -194,15 +199,21 @@ def api_router(assistant, settings) -> APIRouter:
 
     @router.post("/compare/stream", response_model=None,
                  responses={200: {"content": {"application/x-ndjson": {}},
-                                  "description": "NDJSON: {delta} lines, then {comparison, markdown} or {error}"}},
+                                  "description": "NDJSON: {queue}, {delta} lines, then {comparison, markdown} "
+                                                 "or {error}"}},
                  summary="The same comparison, streamed")
     def compare_stream(body: CompareRequest):
         return _ndjson(_stream(lambda: assistant.compare_stream(body.speech_a, body.speech_b, body.topic),
                                "comparison", render.comparison_markdown))
 
-    @router.get("/speeches", response_model=list[SpeechOut], summary="The speeches in the library")
+    @router.get("/speeches", response_model=None,
+                responses={200: {"model": list[SpeechOut]}, 503: {"model": ErrorOut}},
+                summary="The speeches in the library")
     def speeches():
-        return [s.as_dict() for s in assistant.store.list_speeches()]
+        try:
+            return [s.as_dict() for s in assistant.store.list_speeches()]
+        except Exception as error:
+            return _error(error)
 
     @router.get("/speeches/{speech_id}", response_model=None, responses={200: {"model": SpeechTextOut}, **_ERRORS},
                 summary="One speech with its whole text (what citation offsets point into)")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from answer.types import Queued
 from ingest.readers import SUPPORTED_EXTENSIONS
 from settings import Settings
 from web import render
@@ -115,6 +116,11 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                     messages = [*messages[:-1], {"role": "assistant",
                                                  "content": render.answer_html(text, None, streaming=True)}]
                     yield messages, turns, "", gr.skip(), gr.skip()
+                elif isinstance(item, Queued):  # waiting for the local model: say where in the queue
+                    messages = [*messages[:-1], {"role": "assistant",
+                                                 "content": render.answer_html(text + item.text(), None,
+                                                                               streaming=True)}]
+                    yield messages, turns, "", gr.skip(), gr.skip()
                 else:
                     answer = item.as_json()
             if answer is None:
@@ -174,6 +180,9 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 if isinstance(item, str):
                     text += item
                     yield gr.skip(), gr.skip(), render.answer_html(text, None, streaming=True), gr.skip()
+                elif isinstance(item, Queued):
+                    yield gr.skip(), gr.skip(), render.answer_html(text + item.text(), None, streaming=True), \
+                        gr.skip()
                 else:
                     result = item.as_json()
         except Exception as error:

@@ -296,6 +296,10 @@
             streamed += item.delta;
             body.textContent = streamed;
             scrollDown();
+          } else if (item.queue) {  // waiting for the local model: say where in the queue
+            body.textContent = streamed + '（排队中：您是第 ' + item.queue.position + ' 位，共 ' +
+              item.queue.waiting + ' 人在等待本机模型……）';
+            scrollDown();
           } else if (item.answer) {
             finished = true;
             var a = item.answer;

@@ -1,0 +1,129 @@
+"""Faults of the LLM endpoint (issue 6): an OpenAI-compatible server that is slow or down gives a clear message
+within SPEECHES_LLM_TIMEOUT (3 s here), and other users are not blocked meanwhile.
+
+The app is the real one (``create_app``) served by uvicorn on a loopback port in a thread, over a real on-disk
+library (fake embeddings); the slow LLM is a real HTTP server in a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+import uvicorn
+from conftest import SAMPLES, FakeEmbeddings, ingest
+from reliability_helpers import free_port
+
+from answer.service import Assistant
+from ingest.store import open_store
+from settings import Settings
+from web.server import create_app
+
+pytestmark = pytest.mark.slow
+
+FOUND = {"question": "生态环境保护要坚持什么？"}  # needs the LLM
+NOT_FOUND = {"question": "火星基地的氧气供应怎么保障？"}  # the relevance gate answers: no LLM
+
+
+class SlowLLM:
+    """Accepts every request and answers nothing until released (longer than any timeout here)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.release.wait(60)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def serve_app(tmp_path):
+    servers = []
+
+    def start(settings: Settings) -> str:
+        store = open_store(settings, FakeEmbeddings())
+        ingest(store, settings, SAMPLES)
+        app = create_app(settings, Assistant(settings, store=store))
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        servers.append(server)
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.should_exit = True
+
+
+def _settings(tmp_path, url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", embedding="fake", llm="openai", openai_base_url=url, llm_timeout=3,
+                    _env_file=None)
+
+
+def test_slow_llm_times_out_with_a_clear_message_and_does_not_block_other_users(tmp_path, serve_app):
+    llm = SlowLLM()
+    try:
+        url = serve_app(_settings(tmp_path, llm.url))
+        with ThreadPoolExecutor(4) as pool:
+            started = time.monotonic()
+            slow = [pool.submit(httpx.post, f"{url}/api/ask", json=FOUND, timeout=60) for _ in range(2)]
+            while llm.requests < 2:  # both questions are waiting on the LLM now
+                assert time.monotonic() - started < 20, "the questions never reached the LLM"
+                time.sleep(0.05)
+            # meanwhile, requests that need no LLM are answered promptly
+            for _ in range(3):
+                t = time.monotonic()
+                listed = httpx.get(f"{url}/api/speeches", timeout=10)
+                assert listed.status_code == 200 and len(listed.json()) == 3
+                other = httpx.post(f"{url}/api/ask", json=NOT_FOUND, timeout=10)
+                assert other.status_code == 200 and other.json()["found"] is False
+                assert time.monotonic() - t < 2.5, "a request that needs no LLM waited on the slow LLM"
+            for future in slow:
+                response = future.result()
+                assert response.status_code == 503, response.text
+                message = response.json()["error"]
+                assert "回答服务暂时不可用" in message and "SPEECHES_LLM_TIMEOUT" in message, message
+                assert llm.url in message, message
+            assert time.monotonic() - started < 25  # 3 s timeout, one retry: not the LLM's 60 s
+            streamed = httpx.post(f"{url}/api/ask/stream", json=FOUND, timeout=60)
+            assert streamed.status_code == 200
+            assert '"status": 503' in streamed.text and "SPEECHES_LLM_TIMEOUT" in streamed.text
+    finally:
+        llm.close()
+
+
+def test_llm_down_is_named_at_once(tmp_path, serve_app):
+    down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    url = serve_app(_settings(tmp_path, down))
+    started = time.monotonic()
+    response = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60)
+    assert response.status_code == 503, response.text
+    message = response.json()["error"]
+    assert "回答服务暂时不可用" in message and down in message, message
+    assert time.monotonic() - started < 10
+    assert httpx.get(f"{url}/api/speeches", timeout=10).status_code == 200

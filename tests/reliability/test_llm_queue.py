@@ -1,0 +1,92 @@
+"""LLM work is queued, and a waiting user is told where they are (issue 6): with the in-process model
+(``SPEECHES_LLM=local``) one question at a time reaches the LLM, in arrival order; the others' streams carry
+``Queued`` items (NDJSON ``{"queue": ...}`` lines on the streaming API), and their timeout starts with their turn."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from conftest import SAMPLES, ingest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from answer.service import Assistant, LLMQueue
+from answer.types import Answer, Queued
+from web.api import _stream
+
+QUESTION = "生态环境保护要坚持什么？"
+
+
+class GatedChat(BaseChatModel):
+    """Each answer waits for ``gate``; counts how many run at once."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    gate: threading.Event
+    running: list = []
+    most: list = [0]
+
+    @property
+    def _llm_type(self) -> str:
+        return "gated"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="要坚持生态优先[1]。"))])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.running.append(1)
+        self.most[0] = max(self.most[0], len(self.running))
+        try:
+            assert self.gate.wait(30)
+            yield ChatGenerationChunk(message=AIMessageChunk(content="要坚持生态优先[1]。"))
+        finally:
+            self.running.pop()
+
+
+def test_queue_is_first_come_first_served_and_reports_positions():
+    queue = LLMQueue(1)
+    first = queue.turn()
+    assert list(first) == []  # a free slot: no waiting, nothing to report
+    second, third = queue.turn(), queue.turn()
+    assert next(second) == Queued(1, 1)
+    assert next(third) == Queued(2, 2)
+    third.close()  # the user left while waiting: out of the queue
+    assert queue.waiting() == 1
+    queue.release()
+    assert list(second) == []  # its turn now
+    queue.release()
+    assert queue.waiting() == 0 and queue._busy == 0
+
+
+@pytest.mark.parametrize("llm_setting, queued", [("local", True), ("openai", False)])
+def test_concurrent_questions_wait_their_turn_and_are_told_their_position(settings, store, llm_setting, queued):
+    ingest(store, settings, SAMPLES)
+    gate = threading.Event()
+    chat = GatedChat(gate=gate, running=[], most=[0])
+    assistant = Assistant(settings.model_copy(update={"llm": llm_setting}), store=store, llm=chat)
+    streams: dict[int, list] = {}
+
+    def ask(n: int) -> None:
+        streams[n] = list(_stream(lambda: assistant.ask_stream(QUESTION), "answer", lambda a: ""))
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.3)  # arrival order 0, 1, 2
+    deadline = time.monotonic() + 20
+    while (assistant.llm_queue.waiting() < 2 if queued else len(chat.running) < 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gate.set()
+    for t in threads:
+        t.join(30)
+    assert all("answer" in lines[-1] and lines[-1]["answer"]["found"] for lines in streams.values()), streams
+    positions = {n: [line["queue"]["position"] for line in lines if "queue" in line] for n, lines in streams.items()}
+    if queued:
+        assert chat.most[0] == 1  # one at a time reached the LLM
+        assert positions[0] == [] and positions[1] == [1] and positions[2] in ([2], [2, 1]), positions  # [2, 1]: if it looked while 1 ran
+    else:  # an OpenAI-compatible server queues or batches by itself
+        assert chat.most[0] == 3 and positions == {0: [], 1: [], 2: []}
+    assert all(isinstance(a, Answer) for a in [assistant.ask(QUESTION)])
