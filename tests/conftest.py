@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -69,6 +70,28 @@ def store(settings, fake_embeddings):
     from ingest.store import open_store
 
     return open_store(settings, fake_embeddings)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate a server a test started, and kill it if it does not go."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+BLOCK_NETWORK = """
+import socket
+def refuse(*args, **kwargs):
+    raise OSError("network access attempted in an offline test")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+"""  # prepended to a ``python -c`` program: the core paths must work with the network blocked
 
 
 def minilm_folder() -> Path:

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SEED, FakeEmbeddings, ingest
+from conftest import SEED, FakeEmbeddings, ingest, stop_process
 
 from ingest.store import open_store
 from retriever.keyword import KeywordIndex
@@ -63,12 +63,7 @@ def chroma_server(tmp_path):
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 

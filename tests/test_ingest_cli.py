@@ -9,18 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from conftest import HOSTILE, ROOT, SAMPLES
+from conftest import BLOCK_NETWORK, HOSTILE, ROOT, SAMPLES
 
 pytestmark = pytest.mark.slow
 
-BLOCK_NETWORK = """
-import socket, sys
-def refuse(*args, **kwargs):
-    raise OSError("network access attempted in an offline test")
-socket.socket.connect = refuse
-socket.socket.connect_ex = refuse
-socket.create_connection = refuse
-socket.getaddrinfo = refuse
+OFFLINE_INGEST = BLOCK_NETWORK + """
+import sys
 sys.argv = ["ingest"] + sys.argv[1:]
 from ingest.__main__ import main
 sys.exit(main())
@@ -29,7 +23,7 @@ sys.exit(main())
 
 def run_ingest(tmp_path, *args, offline=False, **env):
     environ = {**os.environ, "SPEECHES_DATA_DIR": str(tmp_path / "data"), **env}
-    command = [sys.executable, "-c", BLOCK_NETWORK] if offline else [sys.executable, "-m", "ingest"]
+    command = [sys.executable, "-c", OFFLINE_INGEST] if offline else [sys.executable, "-m", "ingest"]
     return subprocess.run([*command, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600)
 
 

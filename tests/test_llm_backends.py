@@ -22,7 +22,7 @@ from answer.llm import LLMUnavailable, load_chat_model
 from answer.llm.local import stream_chat
 from settings import Settings
 
-from conftest import ROOT
+from conftest import ROOT, stop_process
 
 SYSTEM = "你是讲话材料问答助手。只根据材料回答，用中文，简短。"
 QUESTION = [
@@ -277,12 +277,7 @@ def llama_http(llm_model_dir, tmp_path_factory):
         assert line.startswith("listening on http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() else "")
         yield line.split()[-1] + "/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
 
 
 @pytest.mark.slow

@@ -8,18 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SAMPLES
+from conftest import BLOCK_NETWORK, ROOT, SAMPLES
 
 pytestmark = pytest.mark.slow
 
-OFFLINE_APP = """
-import socket, sys
-def refuse(*args, **kwargs):
-    raise OSError("network access attempted in an offline test")
-socket.socket.connect = refuse
-socket.socket.connect_ex = refuse
-socket.create_connection = refuse
-socket.getaddrinfo = refuse
+OFFLINE_APP = BLOCK_NETWORK + """
+import sys
 sys.argv = ["app.py"] + sys.argv[1:]
 import app
 sys.exit(app.main())

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -39,14 +40,7 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout
         time.sleep(0.2)
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+stop = stop_process
 
 
 class ChromaServer:
