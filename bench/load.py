@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,41 +36,13 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from appserver import start_app
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ["今年全市经济增长的预期目标是多少？", "生态环境保护要坚持什么？", "今年全县要办好哪些民生实事？",
              "去年全市地区生产总值增长了多少？", "县里要抓好哪“三个一批”？", "全市要怎样扩大内需？",
              "如何优化营商环境？", "干部作风建设有什么要求？", "乡村振兴要做哪些工作？", "怎样保障和改善民生？"]
 ERROR_MARKS = ("回答服务暂时不可用", "资料库暂时无法使用", "出了点问题", "输入有误")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(data_dir: Path, llm: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ)
-    env.update(SPEECHES_DATA_DIR=str(data_dir), SPEECHES_LLM=llm, SPEECHES_PORT=str(port),
-               SPEECHES_HOST="127.0.0.1", PYTHONUNBUFFERED="1")
-    log = open(log_path, "w")  # noqa: SIM115 (lives as long as the process)
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=data_dir.parent, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"app.py exited with {process.returncode}: see {log_path}")
-        try:
-            if httpx.get(url + "/api/speeches", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    sys.exit("app.py did not start in 10 minutes")
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -293,6 +264,7 @@ def main() -> int:
           f"p95 {report['gradio'].get('queue_wait_p95_s')} s; app peak RSS {peak} MiB", file=sys.stderr)
     if report["error_samples"]:
         print("errors, e.g.: " + " | ".join(report["error_samples"]), file=sys.stderr)
+        print(f"the app's log:\n{log_path.read_text(errors='replace')[-6000:]}", file=sys.stderr)
     print(json.dumps(report, ensure_ascii=False))
     if not args.data_dir:
         shutil.rmtree(home, ignore_errors=True)

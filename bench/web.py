@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from appserver import start_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -60,34 +56,6 @@ INTERACTIVE = """(box) => {
   const el = document.querySelector(box);
   return el && !el.disabled && el.offsetParent !== null ? performance.now() : false;
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(data_dir: Path, mode: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEECHES_")}
-    env.update(SPEECHES_DATA_DIR=str(data_dir), SPEECHES_LLM=mode, SPEECHES_PORT=str(port), PYTHONUNBUFFERED="1")
-    log = open(data_dir.parent / f"app-{mode}.log", "w")  # noqa: SIM115 (lives as long as the process)
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=data_dir.parent, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"app.py exited: see {log.name}")
-        try:
-            if httpx.get(url + "/api/speeches", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    sys.exit("app.py did not start in 10 minutes")
 
 
 def measure(browser, url: str, page_kind: str, question: str, timeout_s: float) -> dict:
@@ -130,7 +98,7 @@ def main() -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for mode in args.modes.split(","):
-                process, url = start_app(data_dir, mode)
+                process, url = start_app(data_dir, mode, data_dir.parent / f"app-{mode}.log")
                 try:
                     for n in range(args.runs):
                         for k, kind in enumerate(PAGES):
