@@ -38,8 +38,8 @@ def test_widget_on_an_allowed_intranet_page_can_chat(app, allowed_host, page, sc
     assert mark.inner_text().strip() and "全市经济工作会议" in frame.locator("#viewer-head").inner_text()
 
     frame.locator("#viewer-back").click()
-    frame.locator("#close").click()
-    assert page.locator(".speeches-widget__panel").is_hidden()
+    frame.locator("#close").click()  # the frame asks the host page by postMessage: the panel hides a moment later
+    page.locator(".speeches-widget__panel").wait_for(state="hidden", timeout=5_000)
 
 
 def test_widget_on_a_page_whose_origin_is_not_allowed_is_refused(app, refused_host, page):
