@@ -110,9 +110,7 @@ class Assistant:
         """The chat model, or None in extractive mode. Loaded on first use, once per process."""
         if self._llm is _UNSET:
             with self._load_lock:
-                if self._llm is _UNSET and self.settings.llm == "extractive":
-                    self._llm = None
-                elif self._llm is _UNSET:
+                if self._llm is _UNSET:
                     from answer.llm import load_chat_model
 
                     self._llm = load_chat_model(self.settings)
