@@ -6,6 +6,8 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +94,35 @@ socket.socket.connect_ex = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
 """  # prepended to a ``python -c`` program: the core paths must work with the network blocked
+
+
+class FakeHTTPServer:
+    """A real HTTP server on 127.0.0.1 (an OpenAI-compatible endpoint's stand-in) whose every POST gets
+    ``reply(handler, server)``; counts the requests. ``close()`` sets ``release`` first, for replies that wait on it."""
+
+    def __init__(self, reply):
+        self.requests = 0
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                reply(self, outer)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def minilm_folder() -> Path:

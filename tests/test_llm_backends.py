@@ -11,9 +11,7 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -22,7 +20,7 @@ from answer.llm import LLMUnavailable, load_chat_model
 from answer.llm.local import stream_chat
 from settings import Settings
 
-from conftest import ROOT, stop_process
+from conftest import ROOT, FakeHTTPServer, stop_process
 
 SYSTEM = "你是讲话材料问答助手。只根据材料回答，用中文，简短。"
 QUESTION = [
@@ -75,34 +73,6 @@ def test_unreachable_server_is_named_quickly():
         list(llm.stream(QUESTION))
 
 
-class _Server:
-    """A real HTTP server on 127.0.0.1 whose every POST gets ``reply(handler)``; counts the requests."""
-
-    def __init__(self, reply):
-        self.requests = 0
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                outer.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                reply(self, outer)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _send(handler, status: int, body: bytes, content_type: str = "application/json"):
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
@@ -116,7 +86,7 @@ def http_server():
     servers = []
 
     def start(reply):
-        servers.append(_Server(reply))
+        servers.append(FakeHTTPServer(reply))
         return servers[-1]
 
     yield start

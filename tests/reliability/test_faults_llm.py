@@ -10,12 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 import uvicorn
-from conftest import SAMPLES, FakeEmbeddings, ingest
+from conftest import SAMPLES, FakeEmbeddings, FakeHTTPServer, ingest
 from reliability_helpers import free_port
 
 from answer.service import Assistant
@@ -29,32 +28,9 @@ FOUND = {"question": "生态环境保护要坚持什么？"}  # needs the LLM
 NOT_FOUND = {"question": "火星基地的氧气供应怎么保障？"}  # the relevance gate answers: no LLM
 
 
-class SlowLLM:
+def slow_llm() -> FakeHTTPServer:
     """Accepts every request and answers nothing until released (longer than any timeout here)."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                outer.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.release.wait(60)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return FakeHTTPServer(lambda handler, server: server.release.wait(60))
 
 
 @pytest.fixture
@@ -86,7 +62,7 @@ def _settings(tmp_path, url: str) -> Settings:
 
 
 def test_slow_llm_times_out_with_a_clear_message_and_does_not_block_other_users(tmp_path, serve_app):
-    llm = SlowLLM()
+    llm = slow_llm()
     try:
         url = serve_app(_settings(tmp_path, llm.url))
         with ThreadPoolExecutor(4) as pool:
