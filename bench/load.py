@@ -74,14 +74,19 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3)
 
 
+def questions(n: int, stop_at: float):
+    """User ``n``'s questions, one after another from its own place in the list, until ``stop_at``."""
+    k = n
+    while time.monotonic() < stop_at:
+        yield QUESTIONS[k % len(QUESTIONS)]
+        k += 1
+
+
 def api_user(n: int, url: str, stop_at: float, give_up_at: float, tally: Tally) -> None:
     """Asks through ``POST /api/ask/stream`` (the embed page's way): the same answer as ``/api/ask``, plus its
     ``{"queue": ...}`` lines while it waits for the LLM, so the wait and the positions shown can be measured."""
     with httpx.Client(timeout=None) as client:
-        k = n
-        while time.monotonic() < stop_at:
-            question = QUESTIONS[k % len(QUESTIONS)]
-            k += 1
+        for question in questions(n, stop_at):
             start = time.monotonic()
             first = None
             max_rank = None
@@ -127,10 +132,7 @@ def api_user(n: int, url: str, stop_at: float, give_up_at: float, tally: Tally) 
 def gradio_user(n: int, client, api_name: str, stop_at: float, give_up_at: float, tally: Tally) -> None:
     from gradio_client.utils import Status
 
-    k = n
-    while time.monotonic() < stop_at:
-        question = QUESTIONS[k % len(QUESTIONS)]
-        k += 1
+    for question in questions(n, stop_at):
         start = time.monotonic()
         started = None
         max_rank = None
