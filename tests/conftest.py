@@ -1,12 +1,21 @@
-"""Shared fixtures. Every test gets its own data dir; nothing touches ./data or the network's model hubs."""
+"""Shared fixtures. Every test gets its own data dir; nothing touches ./data or the network's model hubs.
+
+The store-facing tests (those using the ``settings`` or ``store`` fixture) run twice, ``[disk]`` on the on-disk
+Chroma under their data dir and ``[server]`` on one ``chroma run`` shared by the whole session (started on first
+use, marked ``slow``), emptied before each test. A test that can only mean the disk store says why and takes
+``@pytest.mark.parametrize("chroma_backend", ["disk"], indirect=True)``, or builds its own ``Settings``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,6 +28,7 @@ SHARED = ROOT.parent / "shared"
 SEED = SHARED / "speeches" / "seed"
 HOSTILE = SHARED / "hostile"
 SAMPLES = ROOT / "samples"
+CHROMA = Path(sys.executable).parent / "chroma"  # the Chroma server of the chromadb package
 sys.path.insert(0, str(ROOT))
 
 from settings import Settings, quiet_network_clients  # noqa: E402
@@ -57,9 +67,22 @@ def _isolated(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(params=["disk", pytest.param("server", marks=pytest.mark.slow)])
+def chroma_backend(request) -> str:
+    """Where the ``settings``/``store`` library lives: ``disk`` (under the data dir) or ``server`` (a Chroma server)."""
+    return request.param
+
+
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", embedding="fake", _env_file=None)
+def settings(tmp_path, chroma_backend, request) -> Settings:
+    """On ``server`` the library is the session's Chroma server, emptied first; the data dir (embedding cache,
+    keyword index) is the test's own either way."""
+    chroma_url = None
+    if chroma_backend == "server":
+        server = request.getfixturevalue("session_chroma")
+        server.clear()
+        chroma_url = server.url
+    return Settings(data_dir=tmp_path / "data", embedding="fake", chroma_url=chroma_url, _env_file=None)
 
 
 @pytest.fixture
@@ -83,6 +106,81 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout: float = 180) -> None:
+    """Wait until ``GET url`` answers 200; fail the test, with the end of the log, if the process exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}: {log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not answer {url} within {timeout:.0f} s: {log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+
+
+class ChromaServer:
+    """``chroma run --path PATH`` on 127.0.0.1:PORT; ``stop()`` and ``start()`` again keep the path and the port."""
+
+    def __init__(self, path: Path, log: Path) -> None:
+        if not CHROMA.exists():
+            pytest.skip(f"no chroma executable at {CHROMA}")
+        self.path, self.log, self.port = path, log, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        try:
+            wait_http(f"{self.url}/api/v2/heartbeat", self.process, self.log, "chroma run", timeout=90)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+    def clear(self) -> None:
+        """Delete every collection, so the next test starts from an empty library (about 50 ms)."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        if self.process is None or self.process.poll() is not None:
+            pytest.fail(f"the Chroma server at {self.url} is not running: {self.log.read_text(errors='replace')[-3000:]}")
+        client = chromadb.HttpClient(host="127.0.0.1", port=self.port,
+                                     settings=ChromaSettings(anonymized_telemetry=False))
+        for collection in client.list_collections():
+            client.delete_collection(collection.name)
+
+
+@pytest.fixture(scope="session")
+def session_chroma(tmp_path_factory):
+    """One Chroma server for the whole session (the ``[server]`` tests and test_chroma_server.py); a test that
+    uses it calls ``clear()`` first. Tests that stop or restart a server start their own ``ChromaServer``."""
+    folder = tmp_path_factory.mktemp("chroma-server")
+    server = ChromaServer(folder / "db", folder / "chroma-server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 BLOCK_NETWORK = """

@@ -1,20 +1,15 @@
 """The library on a real Chroma server (``chroma run``) behaves as on disk: ingest, retrieval, keyword sync.
 
-Each test starts its own server on a free loopback port with its own folder, and stops it at the end.
+The tests use the session's server (``session_chroma`` in conftest.py), emptied before each; the store-facing tests
+elsewhere also run on it (their ``[server]`` ids). These compare the two backends side by side.
 """
 
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-from conftest import SEED, FakeEmbeddings, ingest, stop_process
+from conftest import SEED, FakeEmbeddings, ingest
 
 from ingest.store import open_store
 from retriever.keyword import KeywordIndex
@@ -23,48 +18,15 @@ from settings import Settings
 
 pytestmark = pytest.mark.slow
 
-CHROMA = Path(sys.executable).parent / "chroma"
 CITY = "2025-city-work-meeting"
 QUESTIONS = ("“一核两翼三区”的发展布局是什么？", "今年要做好哪些工作", "干部作风建设", "生态文明")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def chroma_server(tmp_path):
-    """The URL of a fresh Chroma server, stopped (and waited for) after the test."""
-    if not CHROMA.exists():
-        pytest.skip(f"no chroma executable at {CHROMA}")
-    port = _free_port()
-    log = (tmp_path / "chroma-server.log").open("wb")
-    process = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(tmp_path / "server-db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                output = (tmp_path / "chroma-server.log").read_text(errors="replace")
-                pytest.fail(f"chroma run exited with {process.returncode}: {output}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the Chroma server did not answer its heartbeat within 60 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        stop_process(process)
-        log.close()
+def chroma_server(session_chroma):
+    """The URL of the session's Chroma server, emptied for this test."""
+    session_chroma.clear()
+    return session_chroma.url
 
 
 def _libraries(tmp_path, url, embeddings, backend="fake"):

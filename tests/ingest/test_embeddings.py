@@ -7,6 +7,12 @@ from conftest import FakeEmbeddings, minilm_folder
 from ingest.embeddings import CachedEmbeddings, EmbeddingConfigError, load_embeddings
 
 
+@pytest.fixture
+def chroma_backend() -> str:
+    """These tests load embedding backends and open no store: the ``settings`` fixture's disk flavour is enough."""
+    return "disk"
+
+
 def cosine(a, b) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 

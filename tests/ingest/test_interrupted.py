@@ -1,4 +1,9 @@
-"""A run killed at any moment leaves each speech wholly old or wholly new, and the next run repairs the rest."""
+"""A run killed at any moment leaves each speech wholly old or wholly new, and the next run repairs the rest.
+
+On the on-disk store only (own ``Settings``, not the ``[disk]``/``[server]`` fixtures): the crash-at-every-write test
+needs a fresh library per crash point, one data dir each, and kills the run above Chroma, so a server would check
+nothing more; the SIGKILL test kills ``python -m ingest`` while it writes its data dir's Chroma files.
+"""
 
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ import time
 
 import httpx
 import pytest
-from conftest import SAMPLES, FakeEmbeddings, ingest
+from conftest import SAMPLES, ChromaServer, FakeEmbeddings, ingest
 from fastapi.testclient import TestClient
-from reliability_helpers import ChromaServer, start_app, stop
+from reliability_helpers import start_app, stop
 
 from answer.service import Assistant
 from ingest.store import open_store

@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
-from conftest import SAMPLES, FakeEmbeddings, FakeHTTPServer, ingest
-from reliability_helpers import free_port
+from conftest import SAMPLES, FakeEmbeddings, FakeHTTPServer, free_port, ingest
 
 from answer.service import Assistant
 from ingest.store import open_store
