@@ -44,9 +44,17 @@ SPEECHES = "speeches"
 PASSAGES = "passages"
 LIBRARY = "library"  # one record: the library's generation, changed by every write
 _NO_VECTOR = [1.0]
+EF_SEARCH = 256  # HNSW search breadth of the passages collection: recall against exact search, docs/retrieval.md
+# Chroma keeps every write in a log until the collection's HNSW index is next saved (every ``sync_threshold`` writes,
+# 1000 by default), and each write costs time in proportion to the text still in that log (~1 µs a character here).
+# With whole speeches as documents, writes to the speeches collection grew slower with the library (1.06 s each
+# after 150 speeches of 10,000 characters; ingesting ncppolicies-dev took 23 minutes with every embedding cached).
+# Saving its 1-d dummy index every 2 writes keeps it at ~0.03 s; saving the passages' index every 100 writes cut an
+# upsert into 50k passages from 0.17 to 0.05 s (p50). `python bench/chroma_writes.py`, docs/design.md.
+_SPEECHES_HNSW = {"sync_threshold": 2, "batch_size": 2}
+_PASSAGES_HNSW = {"ef_search": EF_SEARCH, "sync_threshold": 100, "batch_size": 100}
 REINDEX = "reindex"  # the pending mark of a speech whose passages must be rebuilt from its stored text
 _EMBED_BATCH = 32
-EF_SEARCH = 256  # HNSW search breadth of the passages collection: recall against exact search, docs/retrieval.md
 _LIST_PAGE = 2000  # speech records per Chroma get when listing
 _READ_PAGE = 5000  # passages per Chroma get in bulk reads (capped by the client's max batch size)
 
@@ -136,7 +144,7 @@ class SpeechStore:
         self.client = client
         self.embeddings = embeddings
         self.backend = backend
-        self.speeches = client.get_or_create_collection(SPEECHES, embedding_function=None)
+        self.speeches = _speeches_collection(client)
         self.library = client.get_or_create_collection(LIBRARY, embedding_function=None)
         self.passages = self._open_passages(dimension)
         self.max_batch = client.get_max_batch_size()
@@ -153,14 +161,14 @@ class SpeechStore:
                     f"{self.backend!r}. Set SPEECHES_EMBEDDING={stored} to use it as it is, or rebuild it for the "
                     f"new backend with: python -m ingest --reindex"
                 )
-            _set_search_breadth(col)
+            _configure_hnsw(col, _PASSAGES_HNSW)
             return col
         if dimension is None:
             dimension = len(self.embeddings.embed_query("维度"))
         return self.client.create_collection(
             PASSAGES,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": EF_SEARCH}},
+            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, **_PASSAGES_HNSW}},
             metadata={"embedding_backend": self.backend, "embedding_dim": dimension},
         )
 
@@ -170,7 +178,7 @@ class SpeechStore:
         (``needing_reindex``), so a reindex killed half-way resumes on the next run."""
         if PASSAGES in {c.name for c in client.list_collections()}:
             client.delete_collection(PASSAGES)
-        speeches = client.get_or_create_collection(SPEECHES, embedding_function=None)
+        speeches = _speeches_collection(client)
         ids = speeches.get(where={"version": {"$ne": ""}}, include=[])["ids"]
         for batch in _batches(ids, 1000):
             speeches.update(ids=list(batch), metadatas=[{"pending": REINDEX}] * len(batch))
@@ -357,18 +365,26 @@ class SpeechStore:
             self.passages.delete(ids=ids)
 
 
-def _set_search_breadth(collection) -> None:
-    """Give a passages collection made with another HNSW search breadth (an older version of this code) ours.
-    The setting is stored with the collection; Chroma applies it when a process first loads the index, so it
-    works for this process when nothing here has searched the collection yet, else from the next start (a Chroma
-    server: from its next restart). A server that refuses the change keeps its setting: a warning, not an error."""
+def _speeches_collection(client: ClientAPI):
+    collection = client.get_or_create_collection(
+        SPEECHES, embedding_function=None, configuration={"hnsw": _SPEECHES_HNSW}
+    )
+    _configure_hnsw(collection, _SPEECHES_HNSW)
+    return collection
+
+
+def _configure_hnsw(collection, wanted: dict) -> None:
+    """Give a collection made with other HNSW settings (by an older version of this code) ours. The settings are
+    stored with the collection; Chroma applies them when a process first loads the index, so they work for this
+    process when nothing here has used the collection yet, else from the next start (a Chroma server: from its
+    next restart). A server that refuses the change keeps its settings: a warning, not an error."""
     try:
-        current = ((collection.configuration or {}).get("hnsw") or {}).get("ef_search")
-        if current is not None and current != EF_SEARCH:
-            collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
-            log.info("passages collection: HNSW ef_search %s -> %s", current, EF_SEARCH)
+        current = (collection.configuration or {}).get("hnsw") or {}
+        if any(key in current and current[key] != value for key, value in wanted.items()):
+            collection.modify(configuration={"hnsw": wanted})
+            log.info("%s collection: HNSW %s -> %s", collection.name, {k: current.get(k) for k in wanted}, wanted)
     except Exception as exc:  # chromadb raises assorted errors across versions and servers
-        log.warning("cannot set the passages collection's HNSW ef_search to %s (%s)", EF_SEARCH, exc)
+        log.warning("cannot set the %s collection's HNSW settings to %s (%s)", collection.name, wanted, exc)
 
 
 def embedding_text(speech: Speech, passage: Passage) -> str:

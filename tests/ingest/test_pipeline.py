@@ -127,3 +127,17 @@ def test_missing_path_is_reported_and_the_rest_is_stored(store, settings, librar
     report = ingest(store, settings, library / "samples", tmp_path / "nope")
     assert report.failed == [(str(tmp_path / "nope"), "no such file or directory")]
     assert len(report.added) == 3
+
+
+def test_library_made_with_chromas_default_log_size_gets_ours_and_keeps_its_speeches(settings, fake_embeddings, library):
+    from ingest import store as store_module
+
+    first = open_store(settings, fake_embeddings)
+    ingest(first, settings, library)
+    before = [(s.id, s.version) for s in first.list_speeches()]
+    first.speeches.modify(configuration={"hnsw": {"sync_threshold": 1000, "batch_size": 100}})  # as older code left it
+    again = open_store(settings, fake_embeddings)
+    hnsw = again.speeches.configuration["hnsw"]
+    assert hnsw["sync_threshold"] == store_module._SPEECHES_HNSW["sync_threshold"]
+    assert [(s.id, s.version) for s in again.list_speeches()] == before
+    assert len(ingest(again, settings, library).unchanged) == len(before)
