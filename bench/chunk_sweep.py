@@ -1,34 +1,62 @@
-"""Chunk-size sweep for keyword search on ncppolicies-dev (no embeddings needed).
+"""Chunk size and overlap against keyword retrieval on ncppolicies-dev (no embeddings needed).
 
     python bench/chunk_sweep.py   (figures in docs/retrieval.md)
+
+Each setting chunks the corpus as ingest does (title + passage), indexes it with bm25s using our tokeniser and BM25
+parameters; a hit is a passage of a gold document among the top passages (as in retriever.eval).
 """
-import json, sys
+
+from __future__ import annotations
+
+import json
+import sys
 from pathlib import Path
+
 import numpy as np
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import bm25s
-from ingest.chunking import split_passages
-from ingest.normalise import normalise_text
-from retriever.keyword import tokenize, K1, B
-D = Path(__file__).resolve().parents[2] / "shared" / "eval" / "ncppolicies-dev"
-docs = [json.loads(l) for l in open(D / "corpus.jsonl", encoding="utf-8") if l.strip()]
-queries = [json.loads(l) for l in open(D / "queries.jsonl", encoding="utf-8") if l.strip()]
-for size, overlap in [(200, 50), (300, 0), (300, 80), (300, 150), (400, 100), (500, 120)]:
-    texts, owners = [], []
-    for d in docs:
-        t = normalise_text(d["text"], join_broken_lines=False)
-        for p in split_passages(d["id"], t, size=size, overlap=overlap):
-            texts.append(d["title"] + "\n" + p.text); owners.append(d["id"])
-    owners = np.array(owners)
-    r = bm25s.BM25(k1=K1, b=B, method="lucene"); r.index([tokenize(t) for t in texts], show_progress=False)
-    ranks = []
-    for q in queries:
-        docs_, scores = r.retrieve([tokenize(q["question"])], k=30, show_progress=False)
-        seen = []
-        for i in docs_[0]:
-            if owners[i] not in seen: pass
-            seen.append(owners[i])
-        rank = next((j for j, o in enumerate(seen[:10], 1) if o in q["gold_doc_ids"]), None)
-        ranks.append(rank)
-    R = lambda n: np.mean([x is not None and x <= n for x in ranks])
-    print(f"size={size} overlap={overlap} passages={len(texts)} R@1={R(1):.3f} R@5={R(5):.3f} R@10={R(10):.3f} MRR@10={np.mean([1/x if x else 0 for x in ranks]):.3f}", flush=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ingest.chunking import split_passages  # noqa: E402
+from ingest.normalise import normalise_text  # noqa: E402
+from retriever.keyword import B, K1, tokenize  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval" / "ncppolicies-dev"
+SIZES = [(200, 50), (300, 0), (300, 80), (300, 150), (400, 100), (500, 120)]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def main() -> None:
+    import bm25s
+
+    docs, queries = _jsonl(EVAL / "corpus.jsonl"), _jsonl(EVAL / "queries.jsonl")
+    for size, overlap in SIZES:
+        texts, owners = [], []
+        for doc in docs:
+            text = normalise_text(doc["text"], join_broken_lines=False)
+            for passage in split_passages(doc["id"], text, size=size, overlap=overlap):
+                texts.append(f"{doc['title']}\n{passage.text}")
+                owners.append(doc["id"])
+        index = bm25s.BM25(k1=K1, b=B, method="lucene")
+        index.index([tokenize(t) for t in texts], show_progress=False)
+        ranks = []
+        for query in queries:
+            found, _ = index.retrieve([tokenize(query["question"])], k=30, show_progress=False)
+            ranked = [owners[i] for i in found[0]]
+            ranks.append(next((j for j, o in enumerate(ranked[:10], 1) if o in query["gold_doc_ids"]), None))
+
+        def recall(n: int) -> float:
+            return float(np.mean([r is not None and r <= n for r in ranks]))
+
+        mrr = float(np.mean([1 / r if r else 0.0 for r in ranks]))
+        print(json.dumps({"size": size, "overlap": overlap, "passages": len(texts), "recall@1": round(recall(1), 3),
+                          "recall@5": round(recall(5), 3), "recall@10": round(recall(10), 3),
+                          "mrr@10": round(mrr, 3)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
