@@ -16,6 +16,7 @@ def to_citation(label: str, passage: RetrievedPassage) -> Citation:
     return Citation(
         label=label, speech_id=passage.speech_id, title=passage.title, date=passage.date, start=passage.start,
         end=passage.end, text=passage.text, section=passage.section, score=round(passage.score, 4),
+        also_in=passage.also_in,
     )
 
 

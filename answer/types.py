@@ -33,10 +33,11 @@ class Citation:
     text: str
     section: str | None = None
     score: float = 0.0
+    also_in: tuple[str, ...] = ()  # ids of other speeches holding this very text (retriever/search.py)
 
     def as_json(self) -> dict:
         n = int(self.label) if self.label.isdigit() else self.label
-        return {"n": n, **asdict(self)}
+        return {"n": n, **asdict(self), "also_in": list(self.also_in)}
 
 
 @dataclass

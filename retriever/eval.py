@@ -7,7 +7,10 @@ cached under SPEECHES_DATA_DIR, so a second run is fast). Each query ({id, quest
 retrieved with the given mode; a hit is a passage of a gold document. Queries with no gold documents are not
 counted for recall: on them the relevance signal should say "not addressed", and that rate is reported.
 ``--negatives`` adds such questions from another set (say, questions about another corpus).
-``same_text_recall@n`` also counts a passage whose text is exactly a gold passage's (see ``_gold_texts``).
+
+A passage whose exact text several documents hold is returned once, with the other documents in its ``also_in``
+(retriever/search.py): it is a passage of each of them, so it is a hit when any of them is gold. ``strict_*``
+figures count only the document the passage was returned under (the order among identical copies is arbitrary).
 The last line printed is one JSON object with every figure.
 """
 
@@ -33,9 +36,7 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
     relevant_on_gold: list[bool] = []
     rejected_without_gold: list[bool] = []
     skipped = 0
-    store = getattr(retriever, "store", None)
-    text_ranks: list[int | None] = []
-    texts_of: dict[str, set[str]] = {}
+    strict_ranks: list[int | None] = []
     for query in queries:
         if not str(query["question"]).strip():
             skipped += 1  # a blank question in the set: nothing to retrieve
@@ -48,13 +49,9 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
             rejected_without_gold.append(not result.relevant)
             continue
         relevant_on_gold.append(result.relevant)
-        rank = next((i for i, p in enumerate(result.passages[:10], 1) if p.speech_id in gold), None)
-        ranks.append(rank)
-        if store is not None:
-            texts = _gold_texts(store, gold, texts_of)
-            text_ranks.append(
-                next((i for i, p in enumerate(result.passages[:10], 1) if p.speech_id in gold or p.text in texts), None)
-            )
+        top = result.passages[:10]
+        ranks.append(next((i for i, p in enumerate(top, 1) if p.speech_id in gold or gold & set(p.also_in)), None))
+        strict_ranks.append(next((i for i, p in enumerate(top, 1) if p.speech_id in gold), None))
         answers = [a for a in query.get("answers") or [] if a]
         if answers:
             answerable += 1
@@ -63,6 +60,9 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
 
     def recall(n: int, ranks: list[int | None] = ranks) -> float:
         return sum(1 for r in ranks if r is not None and r <= n) / len(ranks) if ranks else 0.0
+
+    def mrr(ranks: list[int | None]) -> float:
+        return round(sum(1 / r for r in ranks if r) / len(ranks), 4) if ranks else 0.0
 
     latencies.sort()
     return {
@@ -73,8 +73,9 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
         "recall@1": round(recall(1), 4),
         "recall@5": round(recall(5), 4),
         "recall@10": round(recall(10), 4),
-        "mrr@10": round(sum(1 / r for r in ranks if r) / len(ranks), 4) if ranks else 0.0,
-        **{f"same_text_recall@{n}": round(recall(n, text_ranks), 4) for n in (1, 5, 10) if text_ranks},
+        "mrr@10": mrr(ranks),
+        **{f"strict_recall@{n}": round(recall(n, strict_ranks), 4) for n in (1, 5, 10)},
+        "strict_mrr@10": mrr(strict_ranks),
         f"answer_hit@{k}": round(answer_hits / answerable, 4) if answerable else None,
         "relevant_rate_on_gold": round(sum(relevant_on_gold) / len(relevant_on_gold), 4) if relevant_on_gold else None,
         "not_addressed_rate_without_gold": (
@@ -83,23 +84,6 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
     }
-
-
-def _gold_texts(store, gold: set[str], cache: dict[str, set[str]]) -> set[str]:
-    """Passage texts of the gold documents. The retriever shows one copy of a text stored in several documents
-    (ncppolicies repeats whole paragraphs across documents), so ``same_text_recall`` also counts a passage with
-    a gold passage's exact text: the words are found, under another document's id."""
-    from ingest.store import UnknownSpeechError
-
-    texts: set[str] = set()
-    for speech_id in gold:
-        if speech_id not in cache:
-            try:
-                cache[speech_id] = {p.text for p in store.speech_passages(speech_id)}
-            except UnknownSpeechError:
-                cache[speech_id] = set()
-        texts |= cache[speech_id]
-    return texts
 
 
 def print_table(figures: dict) -> None:

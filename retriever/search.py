@@ -21,7 +21,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -62,9 +62,10 @@ class RetrievedPassage:
     score: float  # the fused score that ordered the list
     dense_score: float | None = None  # cosine similarity, when the passage came up in dense search
     keyword_score: float | None = None  # BM25 score, when it came up in keyword search
+    also_in: tuple[str, ...] = ()  # other speeches holding this very text, whose copies were left out (see below)
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "also_in": list(self.also_in)}
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class Retriever:
         details = self._details([pid for pid, _ in fused[: 4 * k + 10]])
         dense_scores, keyword_scores = dict(dense), dict(keyword)
         picked: list[RetrievedPassage] = []
+        copies: dict[str, list[str]] = {}  # picked passage id -> other speeches with its exact text
         for pid, score in fused:
             meta_text = details.get(pid)
             if meta_text is None:
@@ -179,10 +181,14 @@ class Retriever:
                 order=meta["order"], start=meta["start"], end=meta["end"], text=text, section=meta.get("section"),
                 score=score, dense_score=dense_scores.get(pid), keyword_score=keyword_scores.get(pid),
             )
-            if not any(_same_words(candidate, kept) for kept in picked):
+            kept = next((p for p in picked if _same_words(candidate, p)), None)
+            if kept is None and len(picked) < k:
                 picked.append(candidate)
-            if len(picked) == k:
-                break
+            elif kept is not None and kept.text == text and kept.speech_id != candidate.speech_id:
+                found = copies.setdefault(kept.passage_id, [])
+                if candidate.speech_id not in found:
+                    found.append(candidate.speech_id)
+        picked = [replace(p, also_in=tuple(copies.get(p.passage_id, ()))) for p in picked]
         relevance = self._relevance(question, picked, max((score for _, score in dense), default=None))
         return Retrieval(
             question, picked, relevance, relevance >= self.settings.relevance_threshold, mode,
@@ -333,7 +339,10 @@ def _current(passage_id: str, current: Mapping[str, str]) -> bool:
 
 
 def _same_words(a: RetrievedPassage, b: RetrievedPassage) -> bool:
-    """Overlapping spans of one speech, or the very same text (a speech stored twice)."""
+    """Overlapping spans of one speech, or the very same text. Speeches repeat whole paragraphs (a notice quoted in
+    the reports that relay it, a formula restated year after year): the text is shown once, at its best-ranked
+    copy, and the other speeches holding it are listed in that passage's ``also_in`` (among the candidates the
+    retriever ranked: the top 4k + 10 of the fused list)."""
     if a.speech_id == b.speech_id and a.start < b.end and b.start < a.end:
         return True
     return a.text == b.text

@@ -194,6 +194,15 @@ def test_answers_are_escaped_and_only_our_chips_are_markup():
     assert render.parse_cite_href("#cite:a%22b%3Ac:3:9:1") == ('a"b:c', 3, 9, "1")
 
 
+
+def test_sources_name_the_other_speeches_holding_a_text_escaped():
+    cited = {"label": "1", "speech_id": "a", "title": "甲", "date": None, "start": 0, "end": 3, "text": "x",
+             "also_in": ["b", "<img src=x onerror=alert(1)>"]}
+    html = render.sources_html([cited])
+    assert "同样的文字也见于 2 篇" in html and "<img" not in html and "&lt;img src=x" in html
+    assert render.sources_html([{**cited, "also_in": []}]).count("也见于") == 0
+    assert "（同样的文字也见于：b、<img" in render.answer_markdown({"answer": "x", "citations": [cited]})
+
 @pytest.mark.parametrize("href", ["#cite:x:1", "#cite:x:a:b:1", "#cite::1:2:1", "#cite:x:5:2:1", "javascript:x"])
 def test_bad_citation_links_are_refused(href):
     with pytest.raises(ValueError):

@@ -42,6 +42,9 @@ class CitationOut(BaseModel):
     text: str = Field(description="The passage: speech_text[start:end]")
     section: str | None
     score: float
+    also_in: list[str] = Field(
+        description="Other speeches holding this very text: it is shown once, under its best-ranked copy"
+    )
 
 
 class AnswerOut(BaseModel):

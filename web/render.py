@@ -155,8 +155,11 @@ def sources_html(citations: Sequence[Mapping], *, link: str = "cite") -> str:
         if len(snippet) > SNIPPET_CHARS:
             snippet = snippet[:SNIPPET_CHARS] + "…"
         where = speech_label(c.get("title") or c["speech_id"], c.get("date"))
+        also = c.get("also_in") or []
+        copies = (f' <span class="source-also">同样的文字也见于 {len(also)} 篇：{esc("、".join(map(str, also)))}</span>'
+                  if also else "")
         rows.append(f'<li>{chip(str(c["label"]), c, link)} <span class="source-title">{esc(where)}</span> '
-                    f'<span class="source-snippet">{esc(snippet)}</span></li>')
+                    f'<span class="source-snippet">{esc(snippet)}</span>{copies}</li>')
     return f'<ol class="sources">{"".join(rows)}</ol>'
 
 
@@ -243,7 +246,8 @@ def _sources_markdown(citations: Sequence[Mapping]) -> list[str]:
     for c in citations:
         where = speech_label(c.get("title") or c["speech_id"], c.get("date"))
         quoted = "\n".join(f"> {line}" for line in str(c.get("text", "")).splitlines() if line.strip())
-        lines += [f"[{c['label']}] {where}，{c['speech_id']}，第 {int(c['start']) + 1}–{c['end']} 字", quoted, ""]
+        also = f"（同样的文字也见于：{'、'.join(map(str, c['also_in']))}）" if c.get("also_in") else ""
+        lines += [f"[{c['label']}] {where}，{c['speech_id']}，第 {int(c['start']) + 1}–{c['end']} 字{also}", quoted, ""]
     return lines
 
 

@@ -35,6 +35,22 @@ def test_no_two_results_share_words(retriever):
             assert a.speech_id != b.speech_id or a.end <= b.start or b.end <= a.start
 
 
+
+def test_a_text_two_speeches_hold_is_shown_once_naming_both(store, settings, tmp_path):
+    shared = "全面推进乡村振兴，加快建设农业强国，确保粮食产量稳定在一万三千亿斤以上。"
+    folder = tmp_path / "relay"
+    folder.mkdir()
+    body = f"一、目标任务\n{shared}\n\n二、工作要求\n"  # a level-1 heading starts a passage: the same one in both
+    (folder / "notice.txt").write_text(f"关于春耕生产的通知\n\n各区县：现通知如下。\n\n{body}各地要抓好落实。", encoding="utf-8")
+    (folder / "report.txt").write_text(f"转发春耕通知的报告\n\n上级通知全文如下。\n\n{body}请遵照执行。", encoding="utf-8")
+    ingest(store, settings, folder)
+    passages = Retriever(store, settings).retrieve("粮食产量稳定在多少以上？", k=5).passages
+    copies = [p for p in passages if shared in p.text]
+    assert len(copies) == 1, [p.text for p in passages]
+    assert {copies[0].speech_id, *copies[0].also_in} == {"notice", "report"}
+    assert copies[0].as_dict()["also_in"] == list(copies[0].also_in)
+
+
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
 def test_filters_exclude_what_they_should(retriever, mode):
     only = retriever.retrieve("今年要做好哪些工作", k=10, mode=mode, filters=Filters(speech_ids=["2023-ecology-forum"]))
