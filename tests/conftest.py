@@ -157,6 +157,13 @@ class ChromaServer:
         if self.process is not None:
             stop_process(self.process)
 
+    def __enter__(self) -> ChromaServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def clear(self) -> None:
         """Delete every collection, so the next test starts from an empty library (about 50 ms)."""
         import chromadb
@@ -175,12 +182,8 @@ def session_chroma(tmp_path_factory):
     """One Chroma server for the whole session (the ``[server]`` tests and test_chroma_server.py); a test that
     uses it calls ``clear()`` first. Tests that stop or restart a server start their own ``ChromaServer``."""
     folder = tmp_path_factory.mktemp("chroma-server")
-    server = ChromaServer(folder / "db", folder / "chroma-server.log")
-    server.start()
-    try:
+    with ChromaServer(folder / "db", folder / "chroma-server.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 BLOCK_NETWORK = """

@@ -26,12 +26,8 @@ QUESTION = {"question": "生态环境保护要坚持什么？"}
 
 @pytest.fixture
 def chroma(tmp_path):
-    server = ChromaServer(tmp_path / "chroma-server", tmp_path / "chroma-server.log")
-    server.start()
-    try:
+    with ChromaServer(tmp_path / "chroma-server", tmp_path / "chroma-server.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_chroma_server_restart_gives_a_clear_error_then_recovers_without_restarting_the_app(tmp_path, chroma):
