@@ -1,8 +1,9 @@
 """The answering chain: the functions the CLI, the web app and the HTTP API call.
 
 ``Assistant.ask_stream`` runs, for one question:
-1. follow-up handling (answer/followup.py): a referenced speech ("第二篇讲话") becomes a filter, and the question is
-   rewritten into a standalone one (by the LLM when one runs);
+1. follow-up handling (answer/followup.py), for questions with a reference cue only: a referenced speech
+   ("第二篇讲话") becomes a filter, and the question is restated with the conversation's topic (a reference-only
+   follow-up) or rewritten into a standalone one (by the LLM when one runs);
 2. retrieval (retriever/);
 3. the relevance gate: when retrieval says the speeches do not address the question, the answer says so and lists
    the nearest passages, and no LLM runs;
@@ -206,6 +207,9 @@ class Assistant:
         referenced = followup.referenced_speech(question, candidates, last_cited)
         if referenced:
             filters = Filters(speech_ids=[referenced], years=filters.years, where=filters.where)
+        kept_topic = followup.restated(question, turns, titles.get(referenced) if referenced else None)
+        if kept_topic:  # "那第二篇讲话呢？": the conversation's topic, for that speech; no rewrite needed
+            return kept_topic, filters
         standalone = None
         if self.llm is not None:
             listed = "\n".join(phrase(self.language, "nth_speech", n=i, title=titles.get(sid, sid))
