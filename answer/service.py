@@ -4,7 +4,8 @@
 1. follow-up handling (answer/followup.py), for questions with a reference cue only: a referenced speech
    ("第二篇讲话") becomes a filter, and the question is restated with the conversation's topic (a reference-only
    follow-up) or rewritten into a standalone one (by the LLM when one runs);
-2. retrieval (retriever/);
+2. retrieval (retriever/): a question that names its speech ("2021年政府工作报告", "市十六届人大二次会议") searches
+   that speech (retriever/named.py), and the question the answer prompt gets names it by its title;
 3. the relevance gate: when retrieval says the speeches do not address the question, the answer says so and lists
    the nearest passages, and no LLM runs;
 4. the numbered passages go into the answer prompt (prompts/) and the LLM's tokens stream out, or, with
@@ -36,7 +37,9 @@ from answer.citations import add_missing_markers, resolve_markers, unsupported_s
 from answer.types import Answer, Citation, Comparison, Queued, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
-from retriever.search import Filters, Retrieval, Retriever
+from retriever import named
+from retriever.named import NamedRetrieval
+from retriever.search import Filters, Retriever
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -165,6 +168,8 @@ class Assistant:
 
         standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()})
         retrieval = self._retrieve(standalone, self.settings.answer_passages, filters)
+        titles = [speeches[sid].title for sid in retrieval.named if sid in speeches]  # the speeches it names
+        asked, standalone = standalone, ctx.naming(standalone, titles)
         numbered = ctx.number(retrieval.passages)
         answer = Answer(question, standalone, "", False, context=numbered, backend=self.backend,
                         relevance=retrieval.relevance)
@@ -182,7 +187,9 @@ class Assistant:
 
         answer.found = True
         if self.llm is None:
-            text = ctx.extractive_answer(numbered[:3], standalone, phrase(self.language, "extractive_intro"))
+            intro = phrase(self.language, "extractive_intro_named", titles=ctx.titles(titles)) if titles else \
+                phrase(self.language, "extractive_intro")
+            text = ctx.extractive_answer(numbered[:3], asked, intro)
             yield text
         else:
             parts = []
@@ -226,9 +233,9 @@ class Assistant:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
         return standalone or followup.joined_question(question, turns), filters
 
-    def _retrieve(self, question: str, k: int, filters: Filters) -> Retrieval:
+    def _retrieve(self, question: str, k: int, filters: Filters) -> NamedRetrieval:
         with self._retrieve_lock:
-            return self.retriever.retrieve(question, k=k, filters=filters)
+            return named.retrieve(self.retriever, question, k=k, filters=filters)
 
     def _finish(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> None:
         if self.llm is not None:  # extractive answers carry their markers already

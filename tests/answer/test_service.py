@@ -161,6 +161,24 @@ def test_followup_without_an_llm_restates_the_previous_question(make):
     assert any("保8争9" in c.text for c in answer.citations)
 
 
+FIRST_TITLE = "在市人民代表大会第二次会议闭幕会上的讲话"
+
+
+def test_a_question_naming_its_speech_is_answered_from_it_and_the_extractive_answer_names_it(make):
+    answer = make(llm=False).ask("市十六届人大二次会议提出了哪些工程？")
+    assert answer.standalone_question == f"市十六届人大二次会议提出了哪些工程？（《{FIRST_TITLE}》）"
+    assert answer.answer.startswith(f"以下是《{FIRST_TITLE}》原文中与问题最相关的内容：")
+    assert answer.found and {c.speech_id for c in answer.context} == {FIRST_SPEECH}
+    assert "五心工程" in answer.answer
+
+
+def test_the_answer_prompt_names_the_speech_the_question_named(make):
+    assistant = make(lambda p: f"要扎实推进“五心工程”建设[{label_of(p, '五心工程')}]。")
+    answer = assistant.ask("市十六届人大二次会议提出了哪些工程？")
+    assert f"（《{FIRST_TITLE}》）" in assistant.llm.seen[0][-1].content
+    assert answer.citations[0].speech_id == FIRST_SPEECH and answer.unsupported_sentences == []
+
+
 def test_speech_text_reaches_the_llm_only_as_quoted_material(make, settings, store):
     ingest(store, settings, HOSTILE / "injection_and_markup.txt")
     assistant = make(lambda p: f"要打造一流营商环境[{label_of(p, '营商环境')}]。")
