@@ -10,7 +10,8 @@
    the nearest passages, and no LLM runs;
 4. the numbered passages go into the answer prompt (prompts/) and the LLM's tokens stream out, or, with
    ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
-5. the [n] markers become citations (unknown ones dropped), and every sentence is checked against what it cites.
+5. the [n] markers become citations (unknown ones dropped), and every sentence is checked against what it cites
+   (answer/verify.py: overlap, numbers, places, titles, quotes, sessions, and in a comparison both sides).
 
 Streams yield ``str`` deltas of the answer text and, last, the finished ``Answer`` (or ``Comparison``). With the
 in-process local model, LLM work is queued (``LLMQueue``: llama.cpp runs one request at a time): while a question
@@ -33,7 +34,8 @@ import prompts
 from answer import context as ctx
 from answer import followup
 from answer.llm.errors import LLMUnavailable
-from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
+from answer import verify
+from answer.citations import add_missing_markers, resolve_markers
 from answer.types import Answer, Citation, Comparison, Queued, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
@@ -241,8 +243,10 @@ class Assistant:
         if self.llm is not None:  # extractive answers carry their markers already
             text = add_missing_markers(text, numbered)
         result.answer, result.citations, result.dropped_markers = resolve_markers(text, numbered)
+        notes = verify.speech_notes(self.store.list_speeches())  # a sentence may state its speech's session, year…
         result.unsupported_sentences = [
-            s for s in unsupported_sentences(result.answer, numbered) if not _is_refusal(s, self.language)
+            f.sentence for f in verify.unsupported(result.answer, numbered, notes)
+            if not _is_refusal(f.sentence, self.language)
         ]
 
     def _not_found_text(self, nearest: Sequence[Citation]) -> str:

@@ -48,6 +48,11 @@ _PLACE_CUT = re.compile(r"^.*[在向于日年月的和与及、，：:]")
 _GENERIC_PLACES = frozenset({"市", "省", "县", "区", "州", "自治区"})
 _PLACE_SUFFIX = re.compile(r"(?:壮族|回族|维吾尔)?(?:特别行政区|自治区|自治州|自治县|省|市|县|区|州|盟|旗)$")
 NATIONAL = "全国"
+# the provincial-level places by the names a text uses for them ("宁夏" for 宁夏回族自治区)
+PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
+             "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
+             "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门")
+PROVINCE = re.compile("|".join(sorted(PROVINCES, key=len, reverse=True)))
 _NATIONAL_TITLE = re.compile(r"中华人民共和国|国务院|全国人大|中央人民政府")
 
 # kinds, most specific first; on a normalised title (or a short opening line)
@@ -127,7 +132,7 @@ def normalise(text: str) -> str:
     """Text in the form sessions are matched in: NFKC (full-width digits), no spaces, Simplified forms of the
     session words, 人民代表大会 → 人大, and Chinese numerals before 届/次/大 as digits (第十六届 → 16届)."""
     text = unicodedata.normalize("NFKC", text).translate(_TRADITIONAL)
-    text = re.sub(r"[\s\u200b\u200d\ufeff]+", "", text)
+    text = re.sub(r"[^\S\n]+|[\u200b\u200d\ufeff]+", "", text)  # lines stay apart: a place never spans two
     for long, short in _ABBREVIATIONS:
         text = text.replace(long, short)
     text = _NUMBERED.sub(lambda m: f"{_number(m.group(1))}{m.group(2)}" if _number(m.group(1)) else m.group(0), text)
@@ -191,8 +196,12 @@ def sessions_in(text: str) -> list[tuple[Session, int, int]]:
 
 
 def _place_before(words: str | None) -> str:
-    """The place written right before a session ("日在北京市" → "北京市", "**市" → "市"); "" when none."""
+    """The place written right before a session ("日在北京市" → "北京市", "**市" → "市", "报告北京市" → "北京市");
+    "" when none."""
     place = _PLACE_CUT.sub("", (words or "").replace("*", ""))
+    province = PROVINCE.search(place)
+    if province:
+        place = place[province.start():]
     return place if _PLACE_SUFFIX.search(place) or place == NATIONAL else ""
 
 
