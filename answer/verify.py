@@ -10,8 +10,10 @@ is supported only if
 - every item of an enumeration ("就业、教育、医疗、住房") is there;
 - every session it names ("市十六届人大二次会议") is a session of the cited passages or their speech's title;
 - a speech it names by title is one it cites;
-- in a comparison (labels A1, B2…), a sentence that says both (都, 均, 共同, 一致, 两篇, 二者, both; not where these
-  are the speech's own words, "共同横下一条心") cites each speech, and one that speaks of speech A cites A.
+- in a comparison (labels A1, B2…), a sentence that says both (都, 均, 共同, 一致, both; not where these
+  are the speech's own words, "共同横下一条心") cites each speech, and the passages it cites of each side support it
+  (without markers: each side's passages), and one that speaks of speech A cites A;
+- a sentence saying something is not mentioned ("没有提到X") does not cite a passage that mentions X.
 A sentence without markers is checked against every passage, as before; headings and lead-in lines ("…如下：") claim
 nothing and are skipped. How well this separates supported from unsupported sentences, against the check until now,
 on a labelled set: docs/answers.md (``python bench/support_check.py``).
@@ -39,9 +41,13 @@ _PLACE = re.compile(r"[\u4e00-\u9fff]{2,4}?(?:省|市|县|自治区|自治州)(?
 _PLACE_CUT = re.compile(r"^.*[在向于日年月的和与及、，是对将]")
 _NOT_PLACES = re.compile(r"^(?:全|本|我|各|该|城|超|股|楼|上|省|市|县|区|中心|副中心|城区|大中|地级|县级|省级|直辖)")
 # a sentence saying that both speeches say something (in a comparison)
-_BOTH = re.compile(r"(?<![首成京])都(?![市会])|(?<![人平])均(?![衡等匀])|共同(?!富裕|体)|一致|两篇|二者|两者|双方|"
+_BOTH = re.compile(r"(?<![首成京])都(?![市会])|(?<![人平])均(?![衡等匀])|共同(?!富裕|体)|一致|"
                    r"\bboth\b", re.IGNORECASE)
 _SIDE = re.compile(r"^([A-Z])\d")
+# "没有提到X": a sentence saying something is not mentioned, citing a passage that mentions it, contradicts it
+_NEGATION = re.compile(r"(?:没有|未|并未|没)(?:提到|提及|涉及|谈到|说到)(?P<what>[^，。；]{4,})")
+NEGATION_FOUND = 0.8
+_FRAME = re.compile(r"两篇讲话|两篇|二者|两者|双方|都|均|共同|一致")  # the words that say "both", not what both say
 _SIDE_NAMED = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
 _LIST = re.compile(r"[\u4e00-\u9fff]{2,6}(?:、[\u4e00-\u9fff]{2,6}){2,}")
 
@@ -49,7 +55,7 @@ _LIST = re.compile(r"[\u4e00-\u9fff]{2,6}(?:、[\u4e00-\u9fff]{2,6}){2,}")
 @dataclass(frozen=True)
 class Problem:
     """One reason a sentence is not supported: ``check`` (overlap, number, place, title, quote, list, session,
-    names_speech, both_sides) and what was missing."""
+    names_speech, both_sides, negation) and what was missing."""
 
     check: str
     detail: str
@@ -99,9 +105,7 @@ def check_sentence(sentence: str, context: Mapping[str, Citation],
     source = "\n".join(texts)
     problems = []
 
-    found = set().union(*(bigrams(t) for t in texts)) if texts else set()
-    grams = bigrams(claim)
-    share = len(grams & found) / len(grams) if grams else 1.0
+    share = _share(claim, texts)
     if share < SUPPORT_THRESHOLD:
         problems.append(Problem("overlap", f"{share:.2f} of its character pairs are in what it cites"))
     numbers = set(_NUMBER.findall(_digits(source)))
@@ -127,8 +131,10 @@ def check_sentence(sentence: str, context: Mapping[str, Citation],
     for session, start, end in sessions_in(normalise(claim)):
         if session.complete and not any(session.matches(other) for other in known):
             problems.append(Problem("session", session.text()))
-    if labels:
-        problems.extend(_naming_problems(claim, labels, context, source))
+    negated = _NEGATION.search(claim)
+    if negated and labels and _share(negated.group("what"), texts) >= NEGATION_FOUND:
+        problems.append(Problem("negation", "says it is not mentioned, citing a passage that mentions it"))
+    problems.extend(_naming_problems(claim, labels or list(context), context, source))
     return tuple(problems)
 
 
@@ -150,9 +156,25 @@ def _naming_problems(claim: str, labels: Sequence[str], context: Mapping[str, Ci
         missing = sorted(sides - cited_sides)
         if missing:
             problems.append(Problem("both_sides", f"says both but cites no passage of side {', '.join(missing)}"))
+        for side in sorted(sides - set(missing)):  # and each side's passages must say it
+            side_labels = [label for label in labels if label.startswith(side)]
+            share = _share(_FRAME.sub("", claim), [_text(context[label]) for label in side_labels])
+            if share < SUPPORT_THRESHOLD:
+                problems.append(Problem("both_sides", f"side {side}'s cited passages do not say it ({share:.2f})"))
     for side in sorted({m.group(1) for m in _SIDE_NAMED.finditer(claim)} & sides - cited_sides):
         problems.append(Problem("names_speech", f"speaks of speech {side} but cites none of its passages"))
     return problems
+
+
+def _share(claim: str, texts: Sequence[str]) -> float:
+    """The share of the claim's character pairs found in ``texts`` (the overlap test of answer/citations.py)."""
+    grams = bigrams(claim)
+    found = set().union(*(bigrams(t) for t in texts)) if texts else set()
+    return len(grams & found) / len(grams) if grams else 1.0
+
+
+def _text(citation: Citation) -> str:
+    return f"{citation.title}\n{citation.text}"
 
 
 def _quoted_words(claim: str, start: int, end: int, source: str) -> bool:

@@ -166,6 +166,8 @@ def chinese_number(n: int) -> str:
 
 def sessions_in(text: str) -> list[tuple[Session, int, int]]:
     """Every session ``normalise``d ``text`` names, with its span in that text, in order."""
+    if "届" not in text and "次" not in text and "大" not in text:
+        return []  # most texts: no session to look for
     found: list[tuple[Session, int, int]] = []
     taken: list[tuple[int, int]] = []
 
@@ -238,6 +240,14 @@ def read_occasion(title: str, text: str) -> Occasion:
     session = _session(title_n, [normalise(part) for part in _venue_parts(lines)], kind)
     return Occasion(kind=kind, place=_place(title_n, session), session=session,
                     text=session.text() if session else _meeting(title), speaker=_speaker(short))
+
+
+def read_title(title: str) -> Occasion:
+    """The occasion a title alone gives (for speech records made before ingest stored it)."""
+    title_n = normalise(title)
+    session = next((s for s, _, _ in sessions_in(title_n)), None)
+    return Occasion(kind=_kind(title_n), place=_place(title_n, session), session=session,
+                    text=session.text() if session else _meeting(title))
 
 
 def _kind(normalised_title: str) -> str | None:

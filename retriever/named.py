@@ -37,8 +37,8 @@ def directory(retriever: Retriever) -> tuple[SpeechDirectory, list[StoredSpeech]
     listing = retriever.store.list_speeches()
     key = (len(listing), id(listing[0]) if listing else 0, id(listing[-1]) if listing else 0)
     cached = _DIRECTORIES.get(retriever)
-    if cached is None or cached[0] != key:
-        cached = (key, listing, SpeechDirectory(listing))  # the listing is kept so that its ids stay unique
+    if cached is None or cached[0] != key:  # the listing is kept so that its ids stay unique
+        cached = (key, listing, SpeechDirectory(listing, cached[2] if cached else None))
         _DIRECTORIES[retriever] = cached
     return cached[2], cached[1]
 

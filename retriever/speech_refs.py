@@ -26,8 +26,7 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from ingest.occasion import (NATIONAL, Session, normalise, place_aliases, places_agree, read_occasion,
-                             sessions_in)
+from ingest.occasion import NATIONAL, Session, normalise, place_aliases, places_agree, read_title, sessions_in
 from ingest.store import StoredSpeech
 
 MAX_GROUP = 3  # a strong resolution names at most this many speeches per group
@@ -111,39 +110,43 @@ class SpeechFacts:
     @classmethod
     def of(cls, speech: StoredSpeech) -> SpeechFacts:
         """The facts ingest stored, completed from the title for records made before ingest stored them."""
-        from_title = read_occasion(speech.title, speech.title)
+        from_title = read_title(speech.title)
         extra = speech.extra or {}
         session = None
-        for text in (extra.get("session"), speech.occasion, speech.title):
-            found = [s for s, _, _ in sessions_in(normalise(text or ""))]
+        for text in (extra.get("session"), speech.occasion):
+            found = [s for s, _, _ in sessions_in(normalise(text))] if text else []
             session = next((s for s in found if s.complete), None) or session or (found[0] if found else None)
-            if session is not None and session.complete:
-                break
+        if session is None or not session.complete:
+            session = from_title.session if from_title.session is not None else session
         occasion = normalise(speech.occasion or from_title.text or "")
         meeting = None if session is not None or len(occasion) < 4 else re.sub(r"^\d{4}年", "", occasion)
-        return cls(
-            id=speech.id, title=speech.title, year=speech.year,
-            place=extra.get("place") or from_title.place or (session.place if session and len(session.place) > 1
-                                                            else None),
-            session=session, kind=extra.get("kind") or from_title.kind, speaker=speech.speaker or None,
-            meeting=meeting, title_n=normalise(speech.title),
-        )
+        place = extra.get("place") or from_title.place or (session.place if session and len(session.place) > 1
+                                                          else None)
+        return cls(id=speech.id, title=speech.title, year=speech.year, place=place, session=session,
+                   kind=extra.get("kind") or from_title.kind, speaker=speech.speaker or None, meeting=meeting,
+                   title_n=normalise(speech.title))
 
 
 class SpeechDirectory:
     """The facts of a library's speeches, indexed for ``resolve`` (build once per library listing)."""
 
-    def __init__(self, speeches: Sequence[StoredSpeech]) -> None:
-        self.facts = {s.id: SpeechFacts.of(s) for s in speeches}
-        aliases: dict[str, set[str]] = {}
+    def __init__(self, speeches: Sequence[StoredSpeech], previous: SpeechDirectory | None = None) -> None:
+        """``previous``: the directory of an earlier listing, whose facts are kept for unchanged speeches."""
+        reuse = previous.facts if previous is not None else {}
+        self.versions = {s.id: s.version for s in speeches}
+        self.facts = {s.id: reuse[s.id] if s.id in reuse and previous.versions.get(s.id) == s.version
+                      else SpeechFacts.of(s) for s in speeches}
+        self._by: dict[str, dict[object, set[str]]] = {"year": {}, "kind": {}, "speaker": {}, "meeting": {},
+                                                        "place": {}}
         for f in self.facts.values():
-            for alias in place_aliases(f.place or ""):
-                if alias != NATIONAL:
-                    aliases.setdefault(alias, set()).add(f.id)
+            for facet, value in (("year", f.year), ("kind", f.kind), ("speaker", f.speaker), ("meeting", f.meeting),
+                                 ("place", f.place)):
+                if value is not None:
+                    self._by[facet].setdefault(value, set()).add(f.id)
+        aliases = {alias for place in self._by["place"] for alias in place_aliases(place) if alias != NATIONAL}
         self._places = sorted(aliases, key=len, reverse=True)
-        self._speakers = sorted({f.speaker for f in self.facts.values() if f.speaker and len(f.speaker) >= 2},
-                                key=len, reverse=True)
-        self._meetings = sorted({f.meeting for f in self.facts.values() if f.meeting}, key=len, reverse=True)
+        self._speakers = sorted((s for s in self._by["speaker"] if len(s) >= 2), key=len, reverse=True)
+        self._meetings = sorted(self._by["meeting"], key=len, reverse=True)
         self._titles: dict[str, set[str]] = {}  # the first characters of each long title -> those titles
         for f in self.facts.values():
             if len(f.title_n) >= TITLE_MIN:
@@ -254,20 +257,18 @@ class SpeechDirectory:
         return [chosen] if applied else []
 
     def _matching(self, mention: Mention) -> set[str]:
-        value, facts = mention.value, self.facts.values()
-        if mention.facet == "year":
-            return {f.id for f in facts if f.year == value}
+        value, by = mention.value, self._by
+        if mention.facet in ("year", "speaker", "meeting"):
+            return set(by[mention.facet].get(value, ()))
         if mention.facet == "kind":
-            return {f.id for f in facts if f.kind in value}
+            return set().union(*(by["kind"].get(kind, set()) for kind in value))
         if mention.facet == "place":
-            return {f.id for f in facts if f.place and (f.place == value or places_agree(f.place, value)
-                                                         and value not in ("市", "省"))}
+            generic = value in ("市", "省")
+            return set().union(*(ids for place, ids in by["place"].items()
+                                 if place == value or (not generic and places_agree(place, value))))
+        facts = self.facts.values()
         if mention.facet == "session":
             return {f.id for f in facts if f.session is not None and value.matches(f.session)}
-        if mention.facet == "speaker":
-            return {f.id for f in facts if f.speaker == value}
-        if mention.facet == "meeting":
-            return {f.id for f in facts if f.meeting == value}
         if mention.facet == "title":
             wanted = normalise(value)
             return {f.id for f in facts if len(wanted) >= 4 and len(f.title_n) >= 4
