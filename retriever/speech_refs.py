@@ -245,6 +245,8 @@ class SpeechDirectory:
                 if other != facet:
                     others &= set().union(*(self._matching(m) for m in by_facet[other])) or others
             groups = [self._matching(m) & others for m in values]
+            if "kind" in applied and "place" not in by_facet:
+                groups = [self._national_first(g) for g in groups]
             groups = [g for g in groups if g]
             if len(groups) >= 2:
                 return groups

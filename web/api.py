@@ -50,7 +50,8 @@ class CitationOut(BaseModel):
 class AnswerOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str
-    standalone_question: str = Field(description="The question after rewriting a follow-up with the conversation")
+    standalone_question: str = Field(description="The question after rewriting a follow-up with the conversation, "
+                                     "naming the speeches it names by title")
     answer: str = Field(description="Answer text with [n] citation markers")
     found: bool = Field(description="False: the speeches do not address the question")
     citations: list[CitationOut] = Field(description="The cited passages, in order of first citation")

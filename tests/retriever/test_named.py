@@ -7,7 +7,6 @@ import shutil
 import pytest
 from conftest import SEED, SHARED, ingest
 
-from ingest.store import open_store
 from retriever import named
 from retriever.search import Filters, Retriever
 
@@ -72,12 +71,8 @@ def test_the_directory_follows_the_library(retriever, store, settings, tmp_path)
 
 
 @pytest.mark.slow
-def test_named_retrieval_with_the_real_model(tmp_path):
-    from settings import Settings
-
-    settings = Settings(data_dir=tmp_path / "real", _env_file=None)
-    store = open_store(settings)
-    ingest(store, settings, speeches_folder(tmp_path))
+def test_named_retrieval_with_the_real_model(named_library):
+    settings, store = named_library
     retriever = Retriever(store, settings)
     plain = retriever.retrieve("市十六届人大二次会议提出了哪些工程？", k=5)
     found = named.retrieve(retriever, "市十六届人大二次会议提出了哪些工程？", k=5)

@@ -89,6 +89,7 @@ def test_a_session_names_the_report_and_the_resolution_on_it_unless_the_kind_is_
 
 @pytest.mark.parametrize(("question", "groups"), [
     ("2021年和2022年政府工作报告分别提出的经济增长目标是多少？", (("gwr-2021",), ("gwr-2022",))),
+    ("2022年和2025年的政府工作报告分别提出了什么？", (("gwr-2022",), ("gwr-2025",))),  # national, not provincial
     ("两篇讲话分别对干部作风提出了什么要求？", ((FIRST,), (SECOND,))),
     ("北京市和上海市的政府工作报告分别提出了多少增长目标？", (("北京市",), ("上海市",))),
     ("十八大和十九大报告分别提出了什么？", (("cpc-congress-18-13",), ("cpc-congress-19-14",))),
