@@ -98,7 +98,6 @@ class Assistant:
         self.retriever = retriever or Retriever(self.store, settings)
         self._llm = llm
         self._load_lock = threading.Lock()
-        self._retrieve_lock = threading.Lock()  # the keyword index syncs itself on read: one reader at a time
         # the in-process model answers one request at a time: queue here, where the wait can be shown and is not
         # counted against SPEECHES_LLM_TIMEOUT. A server (SPEECHES_LLM=openai) queues or batches by itself.
         self.llm_queue = LLMQueue(1) if settings.llm == "local" else None
@@ -223,8 +222,7 @@ class Assistant:
         return standalone or followup.joined_question(question, turns), filters
 
     def _retrieve(self, question: str, k: int, filters: Filters) -> Retrieval:
-        with self._retrieve_lock:
-            return self.retriever.retrieve(question, k=k, filters=filters)
+        return self.retriever.retrieve(question, k=k, filters=filters)
 
     def _finish(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> None:
         if self.llm is not None:  # extractive answers carry their markers already
@@ -254,9 +252,8 @@ class Assistant:
             raise ValueError(f"pick two different speeches to compare (both are {speech_a!r})")
         sides = {}
         for key, record in records.items():
-            with self._retrieve_lock:
-                found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
-                                                filters=Filters(speech_ids=[record.id]))
+            found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
+                                            filters=Filters(speech_ids=[record.id]))
             sides[key] = SpeechSide(key, record.id, record.title, record.date, found.relevant,
                                     ctx.number(found.passages, key) if found.relevant else [])
         a, b = sides["A"], sides["B"]
@@ -317,11 +314,10 @@ class Assistant:
         speech, so the chart costs the same as a question."""
         topic = _text(topic, "topic")
         best: dict[str, float] = {}
-        with self._retrieve_lock:
-            found = self.retriever.retrieve(topic, k=depth)
-            for p in found.passages:
-                score = self.retriever.keyword.coverage(topic, f"{p.title}\n{p.text}")
-                best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
+        found = self.retriever.retrieve(topic, k=depth)
+        for p in found.passages:
+            score = self.retriever.keyword.coverage(topic, f"{p.title}\n{p.text}")
+            best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
         return [
             {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year,
              "score": round(best.get(s.id, 0.0), 4)}

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             store = ingest_corpus(args.corpus, settings, Path(tmp), progress=not args.quiet)
             local = settings.model_copy(update={"data_dir": Path(tmp) / "data"})
             figures = evaluate(Retriever(store, local), queries, k=args.k, mode=args.mode)
-            figures = {"corpus": str(args.corpus), "passages": store.passages.count(), **figures}
+            figures = {"corpus": str(args.corpus), "passages": store.passage_count(), **figures}
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
