@@ -10,10 +10,10 @@
    ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
 5. the [n] markers become citations (unknown ones dropped), and every sentence is checked against what it cites.
 
-Streams yield ``str`` deltas of the answer text and, last, the finished ``Answer`` (or ``Comparison``). With the
-in-process local model, LLM work is queued (``LLMQueue``: llama.cpp runs one request at a time): while a question
-waits its turn, its stream yields ``Queued(position)`` items (1 = next), so the user is told where they are, and
-SPEECHES_LLM_TIMEOUT counts from the turn, not from the wait.
+Streams yield typed events (answer/events.py): ``Delta`` pieces of the answer text and, last, ``Done`` with the
+finished ``Answer`` (or ``Comparison``). With the in-process local model, LLM work is queued (``LLMQueue``: llama.cpp
+runs one request at a time): while a question waits its turn, its stream yields ``Queued(position)`` events (1 =
+next), so the user is told where they are, and SPEECHES_LLM_TIMEOUT counts from the turn, not from the wait.
 Errors: ``ValueError`` for bad input, ``UnknownSpeechError`` for an unknown speech id, ``LLMUnavailable`` when the
 LLM cannot be reached; each message names what was wrong.
 """
@@ -32,7 +32,8 @@ from answer import context as ctx
 from answer import followup
 from answer.llm.errors import LLMUnavailable
 from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
-from answer.types import Answer, Citation, Comparison, Queued, SpeechSide
+from answer.events import Delta, Done, Event, Queued, Reply, collect
+from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
 from retriever.search import Filters, Retrieval, Retriever
@@ -119,7 +120,7 @@ class Assistant:
     def backend(self) -> str:
         return self.settings.llm
 
-    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[str | Queued]:
+    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[Delta | Queued]:
         chain = prompts.load(prompt_name, self.language) | self.llm | StrOutputParser()
         queue, holding = self.llm_queue, False
         try:
@@ -130,7 +131,8 @@ class Assistant:
                 finally:
                     turn.close()
                 holding = True
-            yield from chain.stream(dict(values))
+            for piece in chain.stream(dict(values)):
+                yield Delta(piece)
         except LLMUnavailable:
             raise
         except Exception as error:  # a backend bug must reach the user as a message, not a traceback
@@ -144,11 +146,11 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[Mapping] | None = None, speech_ids: Sequence[str] | None = None,
             years: tuple[int | None, int | None] | None = None) -> Answer:
-        return _final(self.ask_stream(question, history, speech_ids, years))
+        return collect(self.ask_stream(question, history, speech_ids, years)).result
 
     def ask_stream(self, question: str, history: Sequence[Mapping] | None = None,
                    speech_ids: Sequence[str] | None = None,
-                   years: tuple[int | None, int | None] | None = None) -> Iterator[str | Answer]:
+                   years: tuple[int | None, int | None] | None = None) -> Iterator[Event]:
         question = _text(question, "question")
         turns = followup.parse_history(history)
         filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years))
@@ -181,19 +183,17 @@ class Assistant:
         answer.found = True
         if self.llm is None:
             text = ctx.extractive_answer(numbered[:3], standalone, phrase(self.language, "extractive_intro"))
-            yield text
+            yield Delta(text)
         else:
-            parts = []
-            for delta in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
+            said = Reply()
+            for event in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
                                                      "question": ctx.as_data(standalone)}):
-                if isinstance(delta, str):
-                    parts.append(delta)
-                yield delta
-            text = "".join(parts).strip()
+                yield said.add(event).event
+            text = said.text.strip()
         self._finish(answer, text, {c.label: c for c in numbered})
         if self.llm is not None and _is_refusal(text, self.language):
             answer.found = False  # the model read the passages and found no answer: trust it, keep the passages
-        yield answer
+        yield Done(answer)
 
     def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters,
                     titles: Mapping[str, str]) -> tuple[str, Filters]:
@@ -215,8 +215,7 @@ class Assistant:
                 "speeches": listed or phrase(self.language, "none"),
                 "question": question,
             }
-            rewritten = [d for d in self._stream_llm("rewrite", values) if isinstance(d, str)]
-            standalone = followup.clean_rewrite("".join(rewritten), question)
+            standalone = followup.clean_rewrite(collect(self._stream_llm("rewrite", values)).text, question)
         if standalone and referenced:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
         return standalone or followup.joined_question(question, turns), filters
@@ -243,9 +242,9 @@ class Assistant:
     # -- compare ------------------------------------------------------------------------------------------------
 
     def compare(self, speech_a: str, speech_b: str, topic: str) -> Comparison:
-        return _final(self.compare_stream(speech_a, speech_b, topic))
+        return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
-    def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[str | Comparison]:
+    def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[Event]:
         topic = _text(topic, "topic")
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
@@ -265,36 +264,32 @@ class Assistant:
             return
         if self.llm is None:
             text = "\n\n".join(self._extractive_side(s, topic) for s in (a, b))
-            yield text
+            yield Delta(text)
         else:
-            pieces: list[str] = []
-            for delta in self._compare_with_llm(a, b, topic):
-                if isinstance(delta, str):
-                    pieces.append(delta)
-                yield delta
-            text = "".join(pieces).strip()
+            said = Reply()
+            for event in self._compare_with_llm(a, b, topic):
+                yield said.add(event).event
+            text = said.text.strip()
         self._finish(result, text, numbered)
-        yield result
+        yield Done(result)
 
-    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str) -> Iterator[str | Queued]:
+    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str) -> Iterator[Delta | Queued]:
         """What each speech says (the answer prompt over that speech's passages only, so the model never mixes the
         two up), then what they share and where they differ (the compare prompt over those two summaries)."""
         summaries = {}
         for side in (a, b):
-            yield phrase(self.language, "side_heading", title=side.title) + "\n"
+            yield Delta(phrase(self.language, "side_heading", title=side.title) + "\n")
             if not side.found:
                 summaries[side.key] = phrase(self.language, "side_not_found", title=side.title)
-                yield summaries[side.key] + "\n\n"
+                yield Delta(summaries[side.key] + "\n\n")
                 continue
             question = phrase(self.language, "side_question", title=side.title, topic=topic)
-            said = []
-            for delta in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
+            said = Reply()
+            for event in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
                                                      "question": ctx.as_data(question)}):
-                if isinstance(delta, str):
-                    said.append(delta)
-                yield delta
-            yield "\n\n"
-            summaries[side.key] = add_missing_markers("".join(said).strip(), {c.label: c for c in side.passages})
+                yield said.add(event).event
+            yield Delta("\n\n")
+            summaries[side.key] = add_missing_markers(said.text.strip(), {c.label: c for c in side.passages})
         if a.found and b.found:
             yield from self._stream_llm("compare", {
                 "title_a": ctx.as_data(a.title), "summary_a": ctx.as_data(summaries["A"]),
@@ -353,13 +348,6 @@ def _is_refusal(text: str, language: str) -> bool:
     return any(marker in text for marker in phrase(language, "refusals")) and len(text) < 80
 
 
-def _said(result):
-    yield result.answer
-    yield result
-
-
-def _final(stream: Iterator):
-    last = None
-    for last in stream:
-        pass
-    return last
+def _said(result: Answer | Comparison) -> Iterator[Event]:
+    yield Delta(result.answer)
+    yield Done(result)

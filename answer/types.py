@@ -6,17 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-
-
-@dataclass(frozen=True)
-class Queued:
-    """A stream item: the request waits its turn for the LLM; ``position`` 1 is next, ``waiting`` wait in all."""
-
-    position: int
-    waiting: int
-
-    def text(self) -> str:
-        return f"（排队中：您是第 {self.position} 位，共 {self.waiting} 人在等待本机模型……）"
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -42,6 +32,8 @@ class Citation:
 
 @dataclass
 class Answer:
+    kind: ClassVar[str] = "answer"  # its key in a stream's last line (answer/events.py)
+
     question: str  # as asked
     standalone_question: str  # after rewriting a follow-up with the conversation; == question otherwise
     answer: str
@@ -88,6 +80,8 @@ class SpeechSide:
 
 @dataclass
 class Comparison:
+    kind: ClassVar[str] = "comparison"
+
     topic: str
     a: SpeechSide
     b: SpeechSide

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from answer.events import Delta, Done, collect
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from ingest.pipeline import IngestReport
 from ingest.store import StoredSpeech, UnknownSpeechError
@@ -73,15 +74,14 @@ class FakeAssistant:
             self.store.get_speech(speech_id)
         if years and years[0] and years[1] and years[0] > years[1]:
             raise ValueError(f"year range is reversed: {years[0]} > {years[1]}")
-        yield "今年全市经济增长的预期目标是"
+        yield Delta("今年全市经济增长的预期目标是")
         if self.error:
             raise self.error
-        yield "5%左右。[1]"
-        yield self.answer(question)
+        yield Delta("5%左右。[1]")
+        yield Done(self.answer(question))
 
     def ask(self, question, history=None, speech_ids=None, years=None) -> Answer:
-        *_, last = self.ask_stream(question, history, speech_ids, years)
-        return last
+        return collect(self.ask_stream(question, history, speech_ids, years)).result
 
     def comparison(self, speech_a: str, speech_b: str, topic: str) -> Comparison:
         a = SpeechSide("A", speech_a, TITLES[speech_a], DATES[speech_a], True,
@@ -97,16 +97,15 @@ class FakeAssistant:
             raise ValueError("the topic is empty")
         self.store.get_speech(speech_a)
         self.store.get_speech(speech_b)
-        yield "各自的论述："
+        yield Delta("各自的论述：")
         if self.error:
             raise self.error
         result = self.comparison(speech_a, speech_b, topic)
-        yield result.answer[len("各自的论述："):]
-        yield result
+        yield Delta(result.answer[len("各自的论述："):])
+        yield Done(result)
 
     def compare(self, speech_a, speech_b, topic) -> Comparison:
-        *_, last = self.compare_stream(speech_a, speech_b, topic)
-        return last
+        return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
     def topic_strength(self, topic: str) -> list[dict]:
         return [{"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "score": 0.5}

@@ -2,10 +2,11 @@
 ``python -m ingest --list --json``), plus streamed variants for the embed page.
 
 Errors are ``{"error": "one line for the user"}`` with 400 (bad input), 404 (unknown speech), 503 (the LLM or the
-library cannot be used) or 500. Streams are NDJSON (one JSON object a line): ``{"queue": {"position": n, "waiting": m}}`` while the question
-waits its turn for the local model (position 1 = next; sent again when it changes), ``{"delta": "..."}`` pieces of
-answer text, then one ``{"answer": {...}, "markdown": "..."}`` (or ``{"comparison": ...}``), or ``{"error": ..., "status":
-...}`` when it failed.
+library cannot be used) or 500. Streams are NDJSON (one JSON object a line, each the ``as_json()`` of an event of
+answer/events.py): ``{"queue": {"position": n, "waiting": m, "text": "..."}}`` while the question waits its turn for
+the local model (position 1 = next; sent again when it changes), ``{"delta": "..."}`` pieces of answer text, then one
+``{"answer": {...}, "markdown": "..."}`` (or ``{"comparison": ...}``), or ``{"error": ..., "status": ...}`` when it
+failed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from answer.types import Queued
+from answer.events import follow
 from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
@@ -154,16 +155,13 @@ def _ndjson(items: Iterator[dict]) -> StreamingResponse:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _stream(start: Callable[[], Iterator], key: str, to_markdown: Callable[[dict], str]) -> Iterator[dict]:
+def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]) -> Iterator[dict]:
     try:
-        for item in start():
-            if isinstance(item, str):
-                yield {"delta": item}
-            elif isinstance(item, Queued):
-                yield {"queue": {"position": item.position, "waiting": item.waiting}}
-            else:
-                result = item.as_json()
-                yield {key: result, "markdown": to_markdown(result)}
+        for reply in follow(start()):
+            line = reply.event.as_json()
+            if reply.result is not None:  # the last line: the result, and its Markdown for copying
+                line["markdown"] = to_markdown(line[reply.result.kind])
+            yield line
     except Exception as error:  # the stream has begun (200): the error travels as its last line
         status, message = friendly_error(error)
         yield {"error": message, "status": status}
@@ -190,7 +188,7 @@ def api_router(assistant, settings) -> APIRouter:
                                                  "then {answer, markdown} or {error, status}"}},
                  summary="The same answer, streamed")
     def ask_stream(body: AskRequest):
-        return _ndjson(_stream(lambda: assistant.ask_stream(**ask_args(body)), "answer", render.answer_markdown))
+        return _ndjson(_stream(lambda: assistant.ask_stream(**ask_args(body)), render.answer_markdown))
 
     @router.post("/compare", response_model=None, responses={200: {"model": ComparisonOut}, **_ERRORS},
                  summary="Compare what two speeches say about a topic")
@@ -207,7 +205,7 @@ def api_router(assistant, settings) -> APIRouter:
                  summary="The same comparison, streamed")
     def compare_stream(body: CompareRequest):
         return _ndjson(_stream(lambda: assistant.compare_stream(body.speech_a, body.speech_b, body.topic),
-                               "comparison", render.comparison_markdown))
+                               render.comparison_markdown))
 
     @router.get("/speeches", response_model=None,
                 responses={200: {"model": list[SpeechOut]}, 503: {"model": ErrorOut}},

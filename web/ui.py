@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from answer.types import Queued
+from answer.events import follow
 from ingest.readers import SUPPORTED_EXTENSIONS
 from settings import Settings
 from web import render
@@ -106,23 +106,17 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         messages = [*messages, {"role": "user", "content": render.esc(question)},
                     {"role": "assistant", "content": render.answer_html("", None, streaming=True)}]
         yield messages, turns, "", gr.skip(), gr.skip()
-        text, answer = "", None
+        answer = None
         try:
             stream = assistant.ask_stream(question, history=_history(turns), speech_ids=speech_ids or None,
                                           years=_years(year_from, year_to))
-            for item in stream:
-                if isinstance(item, str):
-                    text += item
+            for reply in follow(stream):
+                if reply.result is None:  # the text so far, or where in the queue for the local model it waits
                     messages = [*messages[:-1], {"role": "assistant",
-                                                 "content": render.answer_html(text, None, streaming=True)}]
-                    yield messages, turns, "", gr.skip(), gr.skip()
-                elif isinstance(item, Queued):  # waiting for the local model: say where in the queue
-                    messages = [*messages[:-1], {"role": "assistant",
-                                                 "content": render.answer_html(text + item.text(), None,
-                                                                               streaming=True)}]
+                                                 "content": render.answer_html(reply.showing(), None, streaming=True)}]
                     yield messages, turns, "", gr.skip(), gr.skip()
                 else:
-                    answer = item.as_json()
+                    answer = reply.result.as_json()
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
         except Exception as error:  # shown as a message; friendly_error logs the unexpected ones
@@ -175,16 +169,12 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         try:
             yield column("A", None, speech_a), column("B", None, speech_b), \
                 render.answer_html("", None, streaming=True), gr.skip()
-            text, result = "", None
-            for item in assistant.compare_stream(speech_a, speech_b, topic):
-                if isinstance(item, str):
-                    text += item
-                    yield gr.skip(), gr.skip(), render.answer_html(text, None, streaming=True), gr.skip()
-                elif isinstance(item, Queued):
-                    yield gr.skip(), gr.skip(), render.answer_html(text + item.text(), None, streaming=True), \
-                        gr.skip()
+            result = None
+            for reply in follow(assistant.compare_stream(speech_a, speech_b, topic)):
+                if reply.result is None:
+                    yield gr.skip(), gr.skip(), render.answer_html(reply.showing(), None, streaming=True), gr.skip()
                 else:
-                    result = item.as_json()
+                    result = reply.result.as_json()
         except Exception as error:
             yield gr.skip(), gr.skip(), render.error_html(friendly_error(error)[1]), gr.skip()
             return
