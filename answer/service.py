@@ -8,7 +8,9 @@
    the nearest passages, and no LLM runs;
 4. the numbered passages go into the answer prompt (prompts/) and the LLM's tokens stream out, or, with
    ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
-5. the [n] markers become citations (unknown ones dropped), and every sentence is checked against what it cites.
+5. the [n] markers the model wrote become citations (unknown ones dropped), and every sentence it wrote is checked
+   against what it cites; the answer is laid out once as segments (answer/segments.py), where quoted speech text
+   is never read as a marker.
 
 Streams yield typed events (answer/events.py): ``Delta`` pieces of the answer text and, last, ``Done`` with the
 finished ``Answer`` (or ``Comparison``). With the in-process local model, LLM work is queued (``LLMQueue``: llama.cpp
@@ -33,6 +35,7 @@ from answer import followup
 from answer.llm.errors import LLMUnavailable
 from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
 from answer.events import Delta, Done, Event, Queued, Reply, collect
+from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
@@ -159,8 +162,8 @@ class Assistant:
             if sid not in speeches:
                 raise UnknownSpeechError(sid)
         if not speeches:
-            yield from _said(Answer(question, question, phrase(self.language, "empty_library"), False,
-                                    backend=self.backend))
+            yield from _said(Answer(question, question, "", False, backend=self.backend),
+                             Draft().line(phrase(self.language, "empty_library")))
             return
 
         standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()})
@@ -169,29 +172,26 @@ class Assistant:
         answer = Answer(question, standalone, "", False, context=numbered, backend=self.backend,
                         relevance=retrieval.relevance)
         if not numbered:
-            answer.answer = phrase(self.language, "no_speeches_match" if filters.speech_ids or filters.years
-                                   else "not_found")
-            yield from _said(answer)
+            key = "no_speeches_match" if filters.speech_ids or filters.years else "not_found"
+            yield from _said(answer, Draft().line(phrase(self.language, key)))
             return
         if not retrieval.relevant:
-            answer.answer = self._not_found_text(numbered[:3])
-            answer.context = numbered[:3]
-            answer.citations = numbered[:3]
-            yield from _said(answer)
+            answer.context = answer.citations = numbered[:3]
+            yield from _said(answer, self._not_found(numbered[:3]))
             return
 
         answer.found = True
         if self.llm is None:
-            text = ctx.extractive_answer(numbered[:3], standalone, phrase(self.language, "extractive_intro"))
-            yield Delta(text)
+            draft = ctx.extractive_answer(numbered[:3], standalone, phrase(self.language, "extractive_intro"))
+            yield Delta(draft.text)
         else:
             said = Reply()
             for event in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
                                                      "question": ctx.as_data(standalone)}):
                 yield said.add(event).event
-            text = said.text.strip()
-        self._finish(answer, text, {c.label: c for c in numbered})
-        if self.llm is not None and _is_refusal(text, self.language):
+            draft = Draft().model(said.text.strip())
+        self._finish(answer, draft, {c.label: c for c in numbered})
+        if self.llm is not None and _is_refusal(draft.text, self.language):
             answer.found = False  # the model read the passages and found no answer: trust it, keep the passages
         yield Done(answer)
 
@@ -223,21 +223,31 @@ class Assistant:
     def _retrieve(self, question: str, k: int, filters: Filters) -> Retrieval:
         return self.retriever.retrieve(question, k=k, filters=filters)
 
-    def _finish(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> None:
-        if self.llm is not None:  # extractive answers carry their markers already
-            text = add_missing_markers(text, numbered)
-        result.answer, result.citations, result.dropped_markers = resolve_markers(text, numbered)
-        result.unsupported_sentences = [
-            s for s in unsupported_sentences(result.answer, numbered) if not _is_refusal(s, self.language)
-        ]
+    def _finish(self, result: Answer | Comparison, draft: Draft, numbered: Mapping[str, Citation]) -> None:
+        """The result's text, segments and citations from ``draft``. What the model wrote: missing markers added,
+        unknown ones dropped, each sentence checked against what it cites. What the code wrote (quotes, headings)
+        carries its references already and is taken as it is."""
+        texts, blocks, dropped, flagged = [], [], [], []
+        for text, written in draft.parts():
+            if written is None:
+                text, _, lost = resolve_markers(add_missing_markers(text, numbered), numbered)
+                checked = [s for s in unsupported_sentences(text, numbered) if not _is_refusal(s, self.language)]
+                written = parse(text, numbered.keys(), checked, first_flag=len(flagged))
+                dropped += lost
+                flagged += checked
+            texts.append(text)
+            blocks += written
+        result.answer, result.segments = "\n".join(texts).strip(), blocks
+        result.citations = [numbered[label] for label in cited_labels(blocks)]
+        result.dropped_markers, result.unsupported_sentences = dropped, flagged
 
-    def _not_found_text(self, nearest: Sequence[Citation]) -> str:
-        lines = [phrase(self.language, "not_found"), phrase(self.language, "nearest")]
+    def _not_found(self, nearest: Sequence[Citation]) -> Draft:
+        draft = Draft().line(phrase(self.language, "not_found")).line(phrase(self.language, "nearest"))
         for c in nearest:
             snippet = " ".join(c.text.split())
             snippet = snippet if len(snippet) <= 60 else snippet[:60] + "…"
-            lines.append(f"- 《{c.title}》：{snippet}[{c.label}]")
-        return "\n".join(lines)
+            draft.line(f"《{c.title}》：{snippet}", Run(cite=c.label), item=True)
+        return draft
 
     # -- compare ------------------------------------------------------------------------------------------------
 
@@ -259,46 +269,53 @@ class Assistant:
         result = Comparison(topic, a, b, "", a.found or b.found, backend=self.backend)
         numbered = {c.label: c for side in (a, b) for c in side.passages}
         if not result.found:
-            result.answer = phrase(self.language, "neither_found", topic=topic)
-            yield from _said(result)
+            yield from _said(result, Draft().line(phrase(self.language, "neither_found", topic=topic)))
             return
         if self.llm is None:
-            text = "\n\n".join(self._extractive_side(s, topic) for s in (a, b))
-            yield Delta(text)
+            draft = self._extractive_side(a, topic).gap().extend(self._extractive_side(b, topic))
+            yield Delta(draft.text)
         else:
-            said = Reply()
-            for event in self._compare_with_llm(a, b, topic):
-                yield said.add(event).event
-            text = said.text.strip()
-        self._finish(result, text, numbered)
+            draft = Draft()
+            yield from self._compare_with_llm(a, b, topic, draft)
+        self._finish(result, draft, numbered)
         yield Done(result)
 
-    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str) -> Iterator[Delta | Queued]:
+    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str, draft: Draft) -> Iterator[Delta | Queued]:
         """What each speech says (the answer prompt over that speech's passages only, so the model never mixes the
-        two up), then what they share and where they differ (the compare prompt over those two summaries)."""
+        two up), then what they share and where they differ (the compare prompt over those two summaries). Streams
+        the text as it comes and puts it together in ``draft``: headings are the code's, the rest the model's."""
         summaries = {}
         for side in (a, b):
-            yield Delta(phrase(self.language, "side_heading", title=side.title) + "\n")
+            heading = phrase(self.language, "side_heading", title=side.title)
+            draft.line(heading)
+            yield Delta(heading + "\n")
             if not side.found:
                 summaries[side.key] = phrase(self.language, "side_not_found", title=side.title)
+                draft.line(summaries[side.key])
                 yield Delta(summaries[side.key] + "\n\n")
-                continue
-            question = phrase(self.language, "side_question", title=side.title, topic=topic)
-            said = Reply()
-            for event in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
-                                                     "question": ctx.as_data(question)}):
-                yield said.add(event).event
-            yield Delta("\n\n")
-            summaries[side.key] = add_missing_markers(said.text.strip(), {c.label: c for c in side.passages})
+            else:
+                question = phrase(self.language, "side_question", title=side.title, topic=topic)
+                said = Reply()
+                for event in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
+                                                         "question": ctx.as_data(question)}):
+                    yield said.add(event).event
+                yield Delta("\n\n")
+                summaries[side.key] = add_missing_markers(said.text.strip(), {c.label: c for c in side.passages})
+                draft.model(said.text.strip())
+            if side is a or (a.found and b.found):
+                draft.gap()
         if a.found and b.found:
-            yield from self._stream_llm("compare", {
+            said = Reply()
+            for event in self._stream_llm("compare", {
                 "title_a": ctx.as_data(a.title), "summary_a": ctx.as_data(summaries["A"]),
                 "title_b": ctx.as_data(b.title), "summary_b": ctx.as_data(summaries["B"]), "topic": ctx.as_data(topic),
-            })
+            }):
+                yield said.add(event).event
+            draft.model(said.text.strip())
 
-    def _extractive_side(self, side: SpeechSide, topic: str) -> str:
+    def _extractive_side(self, side: SpeechSide, topic: str) -> Draft:
         if not side.found:
-            return phrase(self.language, "side_not_found", title=side.title)
+            return Draft().line(phrase(self.language, "side_not_found", title=side.title))
         return ctx.extractive_answer(side.passages, topic, f"《{side.title}》：")
 
     # -- the library --------------------------------------------------------------------------------------------
@@ -348,6 +365,8 @@ def _is_refusal(text: str, language: str) -> bool:
     return any(marker in text for marker in phrase(language, "refusals")) and len(text) < 80
 
 
-def _said(result: Answer | Comparison) -> Iterator[Event]:
+def _said(result: Answer | Comparison, draft: Draft) -> Iterator[Event]:
+    """A result the code wrote whole (no model, nothing to check): its text streamed at once, then the result."""
+    result.answer, result.segments = draft.text, draft.blocks
     yield Delta(result.answer)
     yield Done(result)

@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from answer.segments import Block
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,14 @@ class Answer:
     dropped_markers: list[str] = field(default_factory=list)  # [n] markers that pointed at no passage
     backend: str = ""
     relevance: float = 0.0
+    segments: list[Block] = field(default_factory=list)  # the answer laid out: answer/segments.py
 
     def as_json(self) -> dict:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question,
             "answer": self.answer,
+            "segments": [b.as_json() for b in self.segments],
             "found": self.found,
             "citations": [c.as_json() for c in self.citations],
             "context": [c.as_json() for c in self.context],
@@ -91,11 +96,13 @@ class Comparison:
     unsupported_sentences: list[str] = field(default_factory=list)
     dropped_markers: list[str] = field(default_factory=list)
     backend: str = ""
+    segments: list[Block] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "topic": self.topic,
             "answer": self.answer,
+            "segments": [b.as_json() for b in self.segments],
             "found": self.found,
             "citations": [c.as_json() for c in self.citations],
             "unsupported_sentences": list(self.unsupported_sentences),

@@ -251,7 +251,8 @@ class Retriever:
     def _dense_chroma(
         self, vector: Sequence[float], n: int, allowed: set[str] | None, current: dict[str, str]
     ) -> list[tuple[str, float]]:
-        return [(pid, score) for pid, score in self.store.nearest_passages(vector, n, allowed) if _current(pid, current)]
+        found = self.store.nearest_passages(vector, n, allowed)
+        return [(pid, score) for pid, score in found if _current(pid, current)]
 
     def _dense_exact(
         self, vector: Sequence[float], depth: int, speeches: list[StoredSpeech]

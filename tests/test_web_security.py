@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web_fakes import CITY, FakeAssistant
 
+from answer.segments import parse
 from settings import Settings
 from web import render
 from web.security import frame_ancestors_policy
@@ -183,10 +184,14 @@ def test_each_upload_gets_its_own_result(tmp_path):
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>[点击](javascript:alert(3)) **粗体** & \"引号\""
 
 
+def segments(text, labels, flagged=()):
+    return [block.as_json() for block in parse(text, labels, flagged)]
+
+
 def test_answers_are_escaped_and_only_our_chips_are_markup():
     cited = {"label": "1", "speech_id": 'a"b:c', "title": "<b>标题</b>", "date": None, "start": 3, "end": 9,
              "text": "x"}
-    html = render.answer_html(f"第一句{HOSTILE}。[1]\n- 要点二[7]", [cited], [])
+    html = render.answer_html(segments(f"第一句{HOSTILE}。[1]\n- 要点二[7]", {"1"}), [cited], [])
     assert "<script" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "**粗体**" in html
     assert html.count('class="cite-chip"') == 1 and "[7]" in html  # an unknown label stays text
@@ -201,7 +206,7 @@ def test_sources_name_the_other_speeches_holding_a_text_escaped():
     html = render.sources_html([cited])
     assert "同样的文字也见于 2 篇" in html and "<img" not in html and "&lt;img src=x" in html
     assert render.sources_html([{**cited, "also_in": []}]).count("也见于") == 0
-    assert "（同样的文字也见于：b、<img" in render.answer_markdown({"answer": "x", "citations": [cited]})
+    assert "（同样的文字也见于：b、\\<img src=x onerror=alert(1)\\>" in render.answer_markdown({"citations": [cited]})
 
 @pytest.mark.parametrize("href", ["#cite:x:1", "#cite:x:a:b:1", "#cite::1:2:1", "#cite:x:5:2:1", "javascript:x"])
 def test_bad_citation_links_are_refused(href):
@@ -210,12 +215,13 @@ def test_bad_citation_links_are_refused(href):
 
 
 def test_sentences_the_citation_check_flagged_are_marked():
-    html = render.answer_html("目标是5%左右。[1]目标是9%。[1]", [{"label": "1", "speech_id": CITY, "start": 0,
-                                                                "end": 3}], ["目标是9%。[1]"])
+    flagged = ["目标是9%。[1]"]
+    html = render.answer_html(segments("目标是5%左右。[1]目标是9%。[1]", {"1"}, flagged),
+                              [{"label": "1", "speech_id": CITY, "start": 0, "end": 3}], flagged)
     assert html.count('class="flagged"') == 1
     flagged = html.split('class="flagged"')[1].split("</span>")[0]
     assert "9%" in flagged and "5%" not in flagged and 'class="cite-chip"' in flagged
-    assert "⚠" in html and "1 句话未通过引用核对" in render.flagged_note(["目标是9%。[1]"])
+    assert "⚠" in html and "1 句话未通过引用核对" in html and render.flagged_note(0) == ""
 
 
 def test_speech_html_escapes_and_highlights_overlapping_passages():

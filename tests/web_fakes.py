@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from answer.events import Delta, Done, collect
+from answer.segments import parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from ingest.pipeline import IngestReport
 from ingest.store import StoredSpeech, UnknownSpeechError
@@ -63,8 +64,9 @@ class FakeAssistant:
     def answer(self, question: str) -> Answer:
         first = citation("1", CITY, "今年全市经济增长的预期目标是5%左右。")
         second = citation("2", COUNTY, "今年全县地区生产总值增长6%左右。")
-        return Answer(question, question, "今年全市经济增长的预期目标是5%左右。[1]", True, [first],
-                      [first, second], [], [], "fake", 0.8)
+        text = "今年全市经济增长的预期目标是5%左右。[1]"
+        return Answer(question, question, text, True, [first], [first, second], [], [], "fake", 0.8,
+                      segments=parse(text, {"1", "2"}))
 
     def ask_stream(self, question, history=None, speech_ids=None, years=None):
         self.calls.append(("ask", question, history, speech_ids, years))
@@ -88,8 +90,9 @@ class FakeAssistant:
                        [citation("A1", speech_a, TEXTS[speech_a].splitlines()[2])])
         b = SpeechSide("B", speech_b, TITLES[speech_b], DATES[speech_b], True,
                        [citation("B1", speech_b, TEXTS[speech_b].splitlines()[2])])
-        return Comparison(topic, a, b, "各自的论述：A 定了目标[A1]；B 也定了目标[B1]。", True,
-                          [a.passages[0], b.passages[0]], [], [], "fake")
+        text = "各自的论述：A 定了目标[A1]；B 也定了目标[B1]。"
+        return Comparison(topic, a, b, text, True, [a.passages[0], b.passages[0]], [], [], "fake",
+                          segments=parse(text, {"A1", "B1"}))
 
     def compare_stream(self, speech_a, speech_b, topic):
         self.calls.append(("compare", speech_a, speech_b, topic))

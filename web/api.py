@@ -48,11 +48,26 @@ class CitationOut(BaseModel):
     )
 
 
+class RunOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, description="A piece of text, shown as it is (a quote keeps its brackets)")
+    cite: str | None = Field(None, description="Or a reference to the citation with this label (a chip)")
+    flag: int | None = Field(None, description="In a flagged sentence: its index in unsupported_sentences")
+
+
+class BlockOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["paragraph", "item"] = Field(description="A paragraph, or a list item (consecutive items: a list)")
+    runs: list[RunOut]
+
+
 class AnswerOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str
     standalone_question: str = Field(description="The question after rewriting a follow-up with the conversation")
     answer: str = Field(description="Answer text with [n] citation markers")
+    segments: list[BlockOut] = Field(description="The answer laid out: draw these, never parse `answer` (text "
+                                     "quoted from a speech may hold brackets that are no markers)")
     found: bool = Field(description="False: the speeches do not address the question")
     citations: list[CitationOut] = Field(description="The cited passages, in order of first citation")
     context: list[CitationOut] = Field(description="Every passage numbered into the prompt")
@@ -76,6 +91,7 @@ class ComparisonOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     topic: str
     answer: str = Field(description="What each says, shared, different; [A1]/[B2] markers")
+    segments: list[BlockOut] = Field(description="The comparison laid out, as in AnswerOut")
     found: bool
     citations: list[CitationOut]
     unsupported_sentences: list[str]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from settings import Settings, quiet_network_clients
@@ -29,6 +29,7 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     check_token(settings.access_token)
     import gradio as gr
 
+    from web import render
     from web.api import api_router
     from web.ui import build_ui
 
@@ -61,7 +62,7 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
 
     @app.get("/embed", include_in_schema=False)
     def embed_page():
-        return page("embed.html", "text/html; charset=utf-8")
+        return HTMLResponse(render.embed_page(), headers=NO_CACHE)
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_script():
