@@ -104,6 +104,33 @@ def host_page(app_url: str, **data: str) -> str:
 </body></html>"""
 
 
+class PageWatch:
+    """What a page did that a test may forbid: requests off this machine, dialogs (alert() from injected markup),
+    script errors; and the console, for CSP reports."""
+
+    def __init__(self, page) -> None:
+        self.external: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        page.on("request", self._request)
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: self.console.append(message.text))
+
+    def _request(self, request) -> None:
+        url = request.url
+        if not (url.startswith("http://127.0.0.1:") or url.startswith(("data:", "blob:", "about:"))):
+            self.external.append(url)
+
+    def _dialog(self, dialog) -> None:
+        if dialog.type == "confirm":  # our own "delete this speech?"
+            dialog.accept()
+            return
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+
 # -- helpers for the Gradio UI -----------------------------------------------------------------------------------
 
 def open_ui(page, url: str) -> None:
