@@ -13,6 +13,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from answer.events import Delta, collect
+from answer.segments import Run, cited_labels
 from answer.llm.errors import LLMUnavailable
 from answer.service import Assistant
 from ingest.store import UnknownSpeechError
@@ -183,6 +184,10 @@ def test_compare_asks_about_each_speech_apart_then_compares_the_two(make):
     assert result.dropped_markers == ["C1"]
     assert {c.label[0] for c in result.citations} == {"A", "B"}
     assert set(result.as_json()["speeches"]) == {"A", "B"}
+    heading, said = result.segments[:2]  # the code's heading, taken as it is; the model's summary, parsed
+    assert heading.runs == (Run("《在市人民代表大会第二次会议闭幕会上的讲话》"),)
+    assert said.runs[0] == Run("要持续优化干部作风") and said.runs[1].cite.startswith("A")
+    assert cited_labels(result.segments) == [c.label for c in result.citations]
 
 
 def test_compare_with_one_silent_speech_skips_the_comparison_step(make):
