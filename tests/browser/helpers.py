@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -25,6 +26,38 @@ CHROMIUM_ARGS = [
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 TOKEN = "test-token-0123456789"
 ROOT_PATH = "/speeches"
+
+
+@contextlib.contextmanager
+def launch_chromium():
+    """Debian's chromium driven by Playwright, on a fresh temporary profile (Playwright never downloads one here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium: apt-get install -y chromium fonts-wqy-zenhei "
+                    "(.ci/run installs it), or leave them out with: python -m pytest -m 'not browser'")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextlib.contextmanager
+def watched_page(browser, timeout_ms: float = 30_000):
+    """A page in a fresh browser context, its doings in ``page.watch`` (``PageWatch``); the test fails if the page
+    fetched anything from off this machine or a dialog opened (injected script ran)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.watch = PageWatch(page)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not page.watch.external, f"the page fetched from outside this machine: {page.watch.external}"
+    assert not page.watch.dialogs, f"a dialog opened (injected script ran?): {page.watch.dialogs}"
 
 
 def free_port() -> int:

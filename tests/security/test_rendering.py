@@ -24,7 +24,7 @@ import httpx
 import pytest
 from markdown_it import MarkdownIt
 
-from browser.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, App, PageWatch, ask_in_chat, free_port, open_ui
+from browser.helpers import ROOT, App, ask_in_chat, free_port, open_ui
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -92,29 +92,6 @@ def app(tmp_path_factory, images):
         yield running.wait_ready()
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 950}, locale="zh-CN", accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.watch = PageWatch(page)
-    yield page
-    context.close()
-    assert not page.watch.dialogs, f"a dialog opened (injected script ran?): {page.watch.dialogs}"
 
 
 def permissive_html(markdown: str) -> str:
