@@ -84,7 +84,7 @@ def _chip_href(citation: Mapping, label: str, link: str) -> str:
 
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
 _ENV.globals.update(chip_href=_chip_href, speech_label=speech_label, snippet=snippet, flagged_title=FLAGGED_TITLE)
 _ENV.filters["clamp"] = lambda value: max(0.0, min(1.0, float(value)))
 _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")  # the templates' own line breaks (data never holds a bare ">")
