@@ -68,7 +68,7 @@ def test_the_api_refusal_is_json(tmp_path):
 def test_a_token_in_the_url_sets_a_cookie_that_carries_the_next_requests(tmp_path):
     client = make_client(tmp_path, access_token=TOKEN)
     first = client.get(f"/?token={TOKEN}")
-    assert first.status_code == 200
+    assert first.status_code == 303 and first.headers["location"] == "/"  # the token leaves the address bar
     cookie = first.headers["set-cookie"]
     assert cookie.startswith("speeches_token=") and "HttpOnly" in cookie and "Path=/" in cookie
     assert client.get("/config").status_code == 200  # the cookie, not the URL
@@ -79,8 +79,9 @@ def test_a_token_in_the_url_sets_a_cookie_that_carries_the_next_requests(tmp_pat
 def test_the_cookie_is_scoped_to_the_root_path(tmp_path):
     client = make_client(tmp_path, access_token=TOKEN, root_path="/speeches")
     client.app_root_path = "/speeches"
-    response = TestClient(client.app, root_path="/speeches").get(f"/speeches/embed?token={TOKEN}")
-    assert response.status_code == 200
+    response = TestClient(client.app, root_path="/speeches", follow_redirects=False).get(
+        f"/speeches/embed?token={TOKEN}")
+    assert response.status_code == 303 and response.headers["location"] == "/speeches/embed"
     assert "Path=/speeches;" in response.headers["set-cookie"]
 
 

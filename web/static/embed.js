@@ -1,11 +1,11 @@
 // The embed page's chat (web/static/embed.html): talks to the JSON API, streams answers, opens citations.
 // Everything from the server is data: text goes into the page with textContent / text nodes only, never innerHTML.
-// URL parameters (set by widget.js): title, speech (default filter), token (shared access token), color.
+// URL parameters (set by widget.js): title, speech (default filter), color; #token=... (the readers' token).
 (function () {
   'use strict';
 
   var params = new URLSearchParams(location.search);
-  var token = params.get('token') || '';
+  var token = new URLSearchParams(location.hash.slice(1)).get('token') || '';  // widget.js puts it in the fragment
   var MARKER = /[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*)\s*[\]］】]/g;  // answer/citations.py
   var LABEL = /[A-Z]?\d{1,2}/g;
   var BULLET = /^\s*(?:[-*•·]|\d{1,2}[.、)）])\s+/;
