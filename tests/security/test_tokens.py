@@ -1,0 +1,117 @@
+"""Issue 11, finding 6: token hygiene. A token in a page's URL is exchanged for the HttpOnly cookie and the browser
+is sent (303) to the same URL without it; every response says ``Referrer-Policy: same-origin`` (or stricter), so
+no URL of the app reaches another site or a proxy log through Referer; Gradio's CORS (any http://localhost:*
+page, with credentials) is limited to the origins of SPEECHES_FRAME_ANCESTORS.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from security.conftest import ADMIN, ADMIN_AUTH, PORTAL, READER, READER_AUTH
+
+STRICT_REFERRER = {"same-origin", "no-referrer", "strict-origin"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page, query, kept", [
+    ("/", f"token={READER}", ""),
+    ("/embed", f"title=%E8%AE%B2%E8%AF%9D&token={READER}&speech=2025-city-work-meeting",
+     "?title=%E8%AE%B2%E8%AF%9D&speech=2025-city-work-meeting"),
+    ("/docs", f"token={ADMIN}&x=", "?x="),
+])
+def test_a_token_in_a_page_url_becomes_the_cookie_and_leaves_the_url(roles_app, page, query, kept):
+    response = httpx.get(f"{roles_app.url}{page}?{query}", timeout=30)
+    assert response.status_code == 303
+    assert response.headers["location"] == page + kept
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("speeches_token=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert response.headers["cache-control"] == "no-store"
+    token = cookie.split(";")[0].split("=", 1)[1]
+    landed = httpx.get(roles_app.url + response.headers["location"], cookies={"speeches_token": token}, timeout=30)
+    assert landed.status_code == 200 and READER not in landed.text and ADMIN not in landed.text
+
+
+@pytest.mark.slow
+def test_a_browser_follows_the_redirect_and_keeps_working_on_the_cookie(roles_app):
+    with httpx.Client(base_url=roles_app.url, timeout=30, follow_redirects=True) as browser:
+        page = browser.get(f"/embed?token={READER}")
+        assert page.status_code == 200 and str(page.url).endswith("/embed") and "token" not in str(page.url)
+        assert browser.get("/api/speeches").status_code == 200
+
+
+@pytest.mark.slow
+def test_a_wrong_token_in_the_url_is_refused_and_a_token_elsewhere_counts_for_nothing(roles_app):
+    assert httpx.get(f"{roles_app.url}/?token=wrong-token-123", timeout=30).status_code == 401
+    for path in ("/api/speeches", "/config", "/openapi.json", "/gradio_api/info"):
+        response = httpx.get(f"{roles_app.url}{path}?token={READER}", timeout=30)
+        assert response.status_code == 401, path
+
+
+@pytest.mark.slow
+def test_every_response_keeps_the_referrer_on_the_site(roles_app, tmp_path):
+    upload = tmp_path / "a.txt"
+    upload.write_text("同志们：", encoding="utf-8")
+    requests = [
+        ("GET", "/", READER_AUTH, {}), ("GET", "/embed", READER_AUTH, {}), ("GET", "/docs", READER_AUTH, {}),
+        ("GET", "/config", READER_AUTH, {}), ("GET", "/gradio_api/info", READER_AUTH, {}),
+        ("GET", "/theme.css", READER_AUTH, {}), ("GET", "/api/speeches", READER_AUTH, {}),
+        ("GET", "/no-such-page", READER_AUTH, {}), ("GET", "/widget.js", {}, {}), ("GET", "/", {}, {}),
+        ("GET", f"/?token={READER}", {}, {}), ("GET", "/?token=wrong-token-123", {}, {}),
+        ("POST", "/gradio_api/upload", READER_AUTH, {"files": [("files", ("a.txt", upload.read_bytes()))]}),
+        ("POST", "/gradio_api/call/ask", READER_AUTH, {"json": {"data": ["增长？", [], None, None, None, None]}}),
+        ("POST", "/gradio_api/stream/x", READER_AUTH, {"json": {"data": []}}),
+        ("POST", "/api/ask", READER_AUTH, {"json": {"nonsense": 1}}),
+        ("OPTIONS", "/api/ask", {"Origin": PORTAL, "Access-Control-Request-Method": "POST"}, {}),
+        ("OPTIONS", "/api/ask", {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, {}),
+    ]
+    statuses = set()
+    for method, path, headers, kwargs in requests:
+        response = httpx.request(method, roles_app.url + path, headers=headers, timeout=30, **kwargs)
+        statuses.add(response.status_code)
+        assert response.headers.get("referrer-policy") in STRICT_REFERRER, (method, path, response.status_code)
+    assert {200, 303, 400, 401, 403, 404} <= statuses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("host", [None, "speeches.intranet.example"])
+@pytest.mark.parametrize("origin", ["http://localhost:5173", "http://127.0.0.1:9999", "https://evil.example", "null"])
+def test_cors_refuses_origins_that_are_not_allowed_to_frame_the_app(roles_app, host, origin):
+    headers = {**READER_AUTH, "Origin": origin, **({"Host": host} if host else {})}
+    for path in ("/config", "/gradio_api/info", "/api/speeches"):
+        response = httpx.get(roles_app.url + path, headers=headers, timeout=30)
+        assert "access-control-allow-origin" not in response.headers, (path, response.headers)
+    preflight = httpx.options(f"{roles_app.url}/gradio_api/queue/join", timeout=30, headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type", **({"Host": host} if host else {})})
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+@pytest.mark.slow
+def test_cors_allows_the_origins_of_frame_ancestors(roles_app):
+    response = httpx.get(f"{roles_app.url}/api/speeches", headers={**READER_AUTH, "Origin": PORTAL}, timeout=30)
+    assert response.headers["access-control-allow-origin"] == PORTAL
+    assert response.headers["access-control-allow-credentials"] == "true"
+    preflight = httpx.options(f"{roles_app.url}/api/ask", timeout=30, headers={
+        "Origin": PORTAL, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == PORTAL
+    # the librarians' writes still come only from the app's own pages (and these)
+    assert httpx.get(f"{roles_app.url}/api/speeches", headers={**ADMIN_AUTH, "Origin": PORTAL},
+                     timeout=30).status_code == 200
+
+
+def test_cors_origins_follow_the_setting():
+    from web.security import cors_origins
+
+    exact, pattern = cors_origins("'self' https://a.example http://b.example:8080 c.example https://*.d.example "
+                                  "https://e.example:* * https: 'none'")
+    assert exact == ["https://a.example", "http://b.example:8080", "https://c.example", "http://c.example"]
+    import re
+
+    allowed = re.compile(pattern)
+    assert allowed.fullmatch("https://x.d.example") and allowed.fullmatch("https://x.y.d.example")
+    assert allowed.fullmatch("https://e.example:8443") and allowed.fullmatch("https://e.example")
+    assert not allowed.fullmatch("https://d.example.evil.example") and not allowed.fullmatch("http://x.d.example")
+    assert cors_origins("'self'") == ([], None)
