@@ -48,16 +48,18 @@ def test_a_frame_ancestors_value_that_is_not_a_source_list_is_refused(value):
 # -- the shared token -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/embed", "/docs", "/openapi.json", "/api/speeches", "/config",
-                                  "/gradio_api/info", "/app-static/embed.js"])
-def test_with_a_token_set_nothing_but_the_widget_files_is_served_without_it(tmp_path, path):
+@pytest.mark.parametrize("path", ["/", "/docs", "/openapi.json", "/api/speeches", "/config", "/gradio_api/info",
+                                  "/app-static/ui.js", "/app-static/docs.js"])
+def test_with_a_token_set_nothing_but_the_static_widget_and_embed_shell_is_served_without_it(tmp_path, path):
     client = make_client(tmp_path, access_token=TOKEN)
     response = client.get(path)
     assert response.status_code == 401
     assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
     assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}-wrong"}).status_code == 401
     assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-    assert client.get("/widget.js").status_code == 200 and client.get("/widget.css").status_code == 200
+    for public in ("/widget.js", "/widget.css", "/embed", "/app-static/embed.js", "/app-static/embed.css"):
+        assert client.get(public).status_code == 200, public
+    assert "在全市经济工作会议上的讲话" not in client.get("/embed").text  # a shell: its data comes from the API
 
 
 def test_the_api_refusal_is_json(tmp_path):

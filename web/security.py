@@ -12,7 +12,9 @@ Credentials, all optional (none configured = the local single-user default: ever
 A token travels as ``Authorization: Bearer TOKEN`` or as the HttpOnly ``speeches_token`` cookie. Opening a page
 (``/``, ``/embed``, ``/docs``) with ``?token=TOKEN`` sets the cookie and redirects (303) to the same URL without
 the token, so it stays out of the address bar, the history and the Referer; anywhere else ``?token=`` counts for
-nothing. ``/widget.js`` and ``/widget.css`` stay public: they hold no data.
+nothing. The widget (``/widget.js``, ``/widget.css``) and the embed page's shell (``/embed``, its script and style)
+stay public: static files with no data. The widget gives the embed page its token in the URL's fragment, which no
+request carries, and the page sends it to the API as a Bearer header: no cookie, so it works in any portal.
 
 The role is decided here, per request, and put in the request's state (``role_of``); ``web.gradio_guard`` refuses
 library writes to non-librarians at the door of Gradio's routes, and each write handler checks again
@@ -35,7 +37,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from settings import Settings
 
 TOKEN_COOKIE = "speeches_token"
-PUBLIC_PATHS = frozenset({"/widget.js", "/widget.css"})
+# static files holding no data, which an intranet page must load before it can send a token: the widget, and the
+# embed page's shell (it sends the token from its URL's fragment to the API as a Bearer header)
+PUBLIC_PATHS = frozenset({"/widget.js", "/widget.css", "/embed", "/app-static/embed.js", "/app-static/embed.css"})
 PAGES = frozenset({"/", "/embed", "/docs"})  # where ?token= is exchanged for the cookie
 READER, LIBRARIAN = "reader", "librarian"
 ROLE_KEY = "speeches_role"  # in the request's state
@@ -209,16 +213,7 @@ class AccessControl:
             await self.app(scope, receive, send)
             return
         path = route_path(scope)
-        if path in PUBLIC_PATHS:
-            await self.app(scope, receive, send)
-            return
         headers = Headers(scope=scope)
-        user = None
-        if self.user_header:
-            user = headers.get(self.user_header, "").strip()
-            if not user:
-                await self._refuse(scope, send, path, NEED_SSO)
-                return
         link_token = self._link_token(scope, path)
         if link_token is not None:
             if self._token_role(link_token) is None:
@@ -226,6 +221,15 @@ class AccessControl:
             else:
                 await self._redirect_without_token(scope, send, path, headers, link_token)
             return
+        if path in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        user = None
+        if self.user_header:
+            user = headers.get(self.user_header, "").strip()
+            if not user:
+                await self._refuse(scope, send, path, NEED_SSO)
+                return
         auth = headers.get("authorization", "")
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         roles = {self._token_role(bearer), self._token_role(_cookie(headers.get("cookie", ""), TOKEN_COOKIE))}

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from browser.helpers import App, free_port
+from browser.conftest import browser, chromium_path, page  # noqa: F401  (for the widget test)
+from browser.helpers import App, HostPages, free_port
 
 READER = "reader-token-0123"
 ADMIN = "admin-token-4567"
@@ -89,11 +90,21 @@ def open_app(tmp_path_factory, embedding_cache):
 
 
 @pytest.fixture(scope="session")
-def roles_app(tmp_path_factory, embedding_cache):
-    """A readers' token, a librarians' token, one allowed embedding origin, short client deadlines."""
+def portal(tmp_path_factory):
+    """An intranet page's origin (a local port) that may embed the roles app."""
+    folder = tmp_path_factory.mktemp("portal-pages")
+    pages = HostPages(folder)
+    pages.folder = folder
+    yield pages
+    pages.close()
+
+
+@pytest.fixture(scope="session")
+def roles_app(tmp_path_factory, embedding_cache, portal):
+    """A readers' token, a librarians' token, two allowed embedding origins, short client deadlines."""
     yield from _start(tmp_path_factory, embedding_cache, "roles-app", READER_AUTH, ACCESS_TOKEN=READER,
-                      ADMIN_TOKEN=ADMIN, FRAME_ANCESTORS=f"'self' {PORTAL}", HEADER_TIMEOUT=str(HEADER_TIMEOUT),
-                      BODY_TIMEOUT=str(BODY_TIMEOUT))
+                      ADMIN_TOKEN=ADMIN, FRAME_ANCESTORS=f"'self' {PORTAL} {portal.url}",
+                      HEADER_TIMEOUT=str(HEADER_TIMEOUT), BODY_TIMEOUT=str(BODY_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

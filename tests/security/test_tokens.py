@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from browser.helpers import host_page
 from security.conftest import ADMIN, ADMIN_AUTH, PORTAL, READER, READER_AUTH
 
 STRICT_REFERRER = {"same-origin", "no-referrer", "strict-origin"}
@@ -100,6 +101,25 @@ def test_cors_allows_the_origins_of_frame_ancestors(roles_app):
     # the librarians' writes still come only from the app's own pages (and these)
     assert httpx.get(f"{roles_app.url}/api/speeches", headers={**ADMIN_AUTH, "Origin": PORTAL},
                      timeout=30).status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_widget_carries_the_readers_token_in_the_fragment_only(roles_app, portal, page):
+    (portal.folder / "widget-host.html").write_text(host_page(roles_app.url, title="讲话助手", token=READER),
+                                             encoding="utf-8")
+    seen: list[tuple[str, str]] = []
+    page.on("request", lambda request: seen.append((request.url, request.headers.get("referer", ""))))
+    page.goto(f"{portal.url}/widget-host.html", wait_until="load")
+    page.locator(".speeches-widget__button").click()
+    frame = page.frame_locator("iframe.speeches-widget__frame")
+    frame.locator("#question").fill("今年经济增长的预期目标是多少？")
+    frame.locator("#question").press("Enter")
+    frame.locator(".msg.bot .answer:not(.streaming) .chip").first.wait_for()
+    to_app = [(url, referer) for url, referer in seen if url.startswith(roles_app.url)]
+    assert any("/api/ask/stream" in url for url, _ in to_app)
+    assert not [url for url, _ in to_app if READER in url], "the token travelled in a URL"
+    assert not [referer for _, referer in seen if READER in referer], "the token travelled in a Referer"
 
 
 def test_cors_origins_follow_the_setting():
