@@ -48,8 +48,9 @@ _SOURCE = re.compile(r"^(?:'self'|'none'|\*|[a-zA-Z][a-zA-Z0-9+.-]*:(?://[^\s;,'
 NEED_TOKEN = "需要访问令牌：请使用内网提供的链接，或在请求中带上 Authorization: Bearer 令牌。"
 BAD_LINK_TOKEN = "链接中的访问令牌无效：请使用内网提供的最新链接。"
 NEED_SSO = "未通过单点登录：请从内网门户打开本应用。"
-NEED_LIBRARIAN = ("只有管理员可以修改资料库（上传、删除）：请用管理员链接（/?token=管理员令牌）打开本应用，"
-                  "或在请求中带上 Authorization: Bearer 管理员令牌。")
+NEED_LIBRARIAN = "只有管理员可以修改资料库（上传、删除）"
+HOW_TOKEN = "用管理员链接（/?token=管理员令牌）打开本应用，或在请求中带上 Authorization: Bearer 管理员令牌"
+HOW_SSO = "以管理员账号登录"
 NO_LIBRARIAN = ("本应用没有配置管理员凭据（SPEECHES_ADMIN_TOKEN 或 SPEECHES_ADMIN_USERS），网页上不能修改资料库；"
                 "请在服务器上用命令行：python -m ingest。")
 
@@ -126,8 +127,9 @@ def role_of(request) -> str | None:
 
 def refusal_for_writes(settings: Settings) -> str:
     """The line a non-librarian gets for a library write."""
-    configured = settings.admin_token or admin_users(settings)
-    return NEED_LIBRARIAN if configured else NO_LIBRARIAN
+    ways = [how for how, configured in ((HOW_TOKEN, settings.admin_token), (HOW_SSO, admin_users(settings)))
+            if configured]
+    return f"{NEED_LIBRARIAN}：请{'，或'.join(ways)}。" if ways else NO_LIBRARIAN
 
 
 def require_librarian(request, settings: Settings) -> None:

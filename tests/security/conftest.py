@@ -1,6 +1,7 @@
 """Real apps for the attacks of issue 11: ``python app.py`` (``SPEECHES_LLM=extractive``, the real library and
-embedder) in subprocesses, one per configuration for the whole session, each with its own Gradio folder
-(``GRADIO_TEMP_DIR``) so a test can see what Gradio copied. The first app's embedding cache seeds the others.
+embedder) in subprocesses, one per configuration, shared by the tests of this package and stopped after them, each
+with its own Gradio folder (``GRADIO_TEMP_DIR``) so a test can see what Gradio copied. The first app's embedding
+cache seeds the others.
 
 Raw HTTP helpers for Gradio's routes are here too: the tests speak the wire protocol, not the UI.
 """
@@ -62,7 +63,7 @@ def _environ(**values: str):
                 os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def embedding_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("embedding-cache")
 
@@ -83,13 +84,13 @@ def _start(tmp_path_factory, embedding_cache: Path, name: str, auth: dict, **set
         app.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def open_app(tmp_path_factory, embedding_cache):
     """No credential configured (the local default): everyone is a librarian."""
     yield from _start(tmp_path_factory, embedding_cache, "open-app", {})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def portal(tmp_path_factory):
     """An intranet page's origin (a local port) that may embed the roles app."""
     folder = tmp_path_factory.mktemp("portal-pages")
@@ -99,7 +100,7 @@ def portal(tmp_path_factory):
     pages.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def roles_app(tmp_path_factory, embedding_cache, portal):
     """A readers' token, a librarians' token, two allowed embedding origins, short client deadlines."""
     yield from _start(tmp_path_factory, embedding_cache, "roles-app", READER_AUTH, ACCESS_TOKEN=READER,
@@ -107,7 +108,7 @@ def roles_app(tmp_path_factory, embedding_cache, portal):
                       HEADER_TIMEOUT=str(HEADER_TIMEOUT), BODY_TIMEOUT=str(BODY_TIMEOUT))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sso_app(tmp_path_factory, embedding_cache):
     """Single sign-on by a proxy header; zhang.san is a librarian."""
     yield from _start(tmp_path_factory, embedding_cache, "sso-app", {"X-Remote-User": "li.si"},

@@ -95,7 +95,7 @@ def test_a_reader_reads_but_cannot_write_through_any_route(roles_app, tmp_path):
     attempts = _write_attempts(roles_app, READER_AUTH, received, SAMPLE)
     assert all(status == 403 for _, status in attempts), attempts
     refusal = httpx.post(f"{roles_app.url}/gradio_api/call/delete", headers=READER_AUTH, json={"data": [SAMPLE]})
-    assert refusal.json() == {"error": NEED_LIBRARIAN}
+    assert refusal.json()["error"].startswith(NEED_LIBRARIAN) and "Bearer" in refusal.json()["error"]
     assert (roles_app.speeches(), roles_app.uploads()) == before and name not in before[0]
 
 
@@ -150,6 +150,8 @@ def test_single_sign_on_librarians_are_the_admin_users(sso_app, tmp_path):
     assert all(status == 403 for _, status in attempts), attempts
     assert SAMPLE in sso_app.speeches() and name not in sso_app.speeches()
 
+    refused = httpx.post(f"{sso_app.url}/gradio_api/call/delete", headers=reader, json={"data": [SAMPLE]})
+    assert refused.json() == {"error": f"{NEED_LIBRARIAN}：请以管理员账号登录。"}
     status, kind, _ = call(sso_app.url, {"X-Remote-User": "zhang.san"}, "upload", [[file_data(librarian_received,
                                                                                              path.name)]])
     assert (status, kind) == (200, "complete") and name in sso_app.speeches()
@@ -231,6 +233,14 @@ def test_a_librarians_write_from_a_foreign_page_is_refused(tmp_path):
     assert _upload(client, tmp_path, evil).status_code == 403
     for origin in ("http://testserver", "https://portal.example"):
         assert _upload(client, tmp_path, {**ADMIN_AUTH, "Origin": origin}).status_code == 200
+
+
+def test_the_guard_knows_every_library_write(tmp_path):
+    from web.gradio_guard import library_writes
+
+    app = _client(tmp_path).app
+    blocks = next(r.app for r in app.routes if type(getattr(r, "app", None)).__name__ == "App").get_blocks()
+    assert {blocks.fns[i].api_name for i in library_writes(blocks)} == {"upload", "delete"}
 
 
 @pytest.mark.parametrize("settings, name", [

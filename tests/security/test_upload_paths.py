@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -185,10 +186,13 @@ def test_gradio_itself_refuses_a_path_outside_its_upload_folder_when_mounted(tmp
     app = create_app(Settings(data_dir=tmp_path / "data", embedding="fake", _env_file=None), FakeAssistant())
     blocks = next(r.app for r in app.routes if type(getattr(r, "app", None)).__name__ == "App").get_blocks()
     uploader = next(b for b in blocks.blocks.values() if type(b).__name__ == "File")
-    LocalContext.blocks.set(blocks)
-    with pytest.raises(InvalidPathError, match="not uploaded by a user"):
-        asyncio.run(processing_utils.async_move_files_to_cache([file_data(secret)], uploader,
-                                                               check_in_upload_folder=True))
+    async def preprocess_as_gradio_does():
+        LocalContext.blocks.set(blocks)
+        return await processing_utils.async_move_files_to_cache([file_data(secret)], uploader,
+                                                                check_in_upload_folder=True)
+
+    with ThreadPoolExecutor(1) as thread, pytest.raises(InvalidPathError, match="not uploaded by a user"):
+        thread.submit(asyncio.run, preprocess_as_gradio_does()).result()  # its own loop (Playwright may hold ours)
 
 
 def test_our_upload_handler_refuses_a_file_outside_the_upload_folder(tmp_path, secret):
