@@ -4,7 +4,7 @@ they do to everyone else's requests meanwhile.
     python bench/slow_clients.py [--connections 120] [--header-timeout 10] [--body-timeout 120]
 
 Starts ``python app.py`` (extractive) with those deadlines, measures ``GET /api/speeches`` alone (baseline), then
-opens the connections (half send a header line per second, half a body byte per second, like the attack of the
+opens the connections (half send a header byte per second, half a body byte per second, like the attack of the
 issue) and measures the same request while they are open. Loopback only; stops when the server has closed every
 attack connection, or after twice the body deadline plus a minute. Prints when the connections were closed
 (seconds after they opened) and the latency ratio under attack / alone, measured in this one run; the last line
@@ -40,27 +40,32 @@ def latencies(url: str, count: int) -> list[float]:
     return times
 
 
-def attack(port: int, connections: int, ceiling: float, url: str) -> tuple[dict, list[float]]:
-    heads = {"headers": b"GET /api/speeches HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
-             "body": b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000000\r\n\r\n{\"question\": \""}
+SLOW_HEADERS = b"GET /api/speeches HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+SLOW_BODY = (b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 1000000\r\n\r\n{\"question\": \"")
+
+
+def dribble(port: int, heads: dict[str, bytes], per_kind: int, ceiling: float, meanwhile=None) -> dict:
+    """Open ``per_kind`` loopback connections for each (kind, request head) and send one more byte a second on each
+    until the server closes it, or ``ceiling`` seconds; call ``meanwhile()`` once, a second in. Returns {kind:
+    [seconds from open to close]} and "still_open": the count never closed (those are closed here)."""
     selector, opened = selectors.DefaultSelector(), {}
-    for i in range(connections):
-        kind = "headers" if i % 2 == 0 else "body"
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(heads[kind])
-        sock.setblocking(False)
-        selector.register(sock, selectors.EVENT_READ)
-        opened[sock] = (kind, time.monotonic())
-    closed = {"headers": [], "body": []}
-    start, next_byte, measured = time.monotonic(), time.monotonic() + 1, []
+    for kind, head in heads.items():
+        for _ in range(per_kind):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(head)
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+            opened[sock] = (kind, time.monotonic())
+    closed: dict = {kind: [] for kind in heads}
+    start, next_byte, called = time.monotonic(), time.monotonic() + 1, meanwhile is None
     while opened and time.monotonic() - start < ceiling:
         for key, _ in selector.select(timeout=0.1):
             try:
                 data = key.fileobj.recv(65536)
             except ConnectionResetError:
                 data = b""
-            if not data:
+            if not data:  # closed by the server (a refusal's response comes first, then the close)
                 kind, began = opened.pop(key.fileobj)
                 closed[kind].append(time.monotonic() - began)
                 selector.unregister(key.fileobj)
@@ -72,11 +77,12 @@ def attack(port: int, connections: int, ceiling: float, url: str) -> tuple[dict,
                     sock.send(b"x")
                 except OSError:
                     pass
-        if not measured and time.monotonic() - start > 1:
-            measured = latencies(url, 20)
+        if not called and time.monotonic() - start > 1:
+            meanwhile()
+            called = True
     for sock in opened:
         sock.close()
-    return {**closed, "still_open": len(opened)}, measured
+    return {**closed, "still_open": len(opened)}
 
 
 def main() -> None:
@@ -89,8 +95,10 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="bench-slow-clients-"))
     process, url = start_app(home / "data", "extractive", home / "app.log")
     try:
-        alone = latencies(url, 20)
-        closed, under_attack = attack(int(url.rsplit(":", 1)[1]), args.connections, 2 * args.body_timeout + 60, url)
+        alone, under_attack = latencies(url, 20), []
+        closed = dribble(int(url.rsplit(":", 1)[1]), {"headers": SLOW_HEADERS, "body": SLOW_BODY},
+                         args.connections // 2, 2 * args.body_timeout + 60,
+                         meanwhile=lambda: under_attack.extend(latencies(url, 20)))
     finally:
         process.terminate()
         process.wait(30)
