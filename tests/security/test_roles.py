@@ -243,6 +243,26 @@ def test_the_guard_knows_every_library_write(tmp_path):
     assert {blocks.fns[i].api_name for i in library_writes(blocks)} == {"upload", "delete"}
 
 
+def test_the_write_handlers_check_the_role_themselves(tmp_path):
+    """Behind the door: a write handler reached without a librarian's role refuses with the same line."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from web.gradio_guard import library_writes
+    from web.security import ROLE_KEY
+
+    app = _client(tmp_path, access_token=READER, admin_token=ADMIN).app
+    blocks = next(r.app for r in app.routes if type(getattr(r, "app", None)).__name__ == "App").get_blocks()
+    as_role = lambda role: gr.Request(state=SimpleNamespace(**{ROLE_KEY: role}))  # noqa: E731
+    for fn_id in library_writes(blocks):
+        handler = blocks.fns[fn_id].fn
+        for request in (as_role("reader"), gr.Request()):
+            with pytest.raises(gr.Error, match=NEED_LIBRARIAN):
+                handler(None, request)
+        handler(None, as_role("librarian"))  # nothing to do, and no refusal
+
+
 @pytest.mark.parametrize("settings, name", [
     ({"access_token": READER, "admin_token": READER}, "SPEECHES_ADMIN_TOKEN must differ"),
     ({"admin_token": "short"}, "SPEECHES_ADMIN_TOKEN"),
