@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from browser.conftest import browser, chromium_path, page  # noqa: F401  (for the widget test)
 from browser.helpers import App, HostPages, free_port
 
 READER = "reader-token-0123"

@@ -6,10 +6,12 @@ page, with credentials) is limited to the origins of SPEECHES_FRAME_ANCESTORS.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
-from browser.helpers import host_page
+from browser.helpers import CHROMIUM, CHROMIUM_ARGS, host_page
 from security.conftest import ADMIN, ADMIN_AUTH, PORTAL, READER, READER_AUTH
 
 STRICT_REFERRER = {"same-origin", "no-referrer", "strict-origin"}
@@ -103,23 +105,43 @@ def test_cors_allows_the_origins_of_frame_ancestors(roles_app):
                      timeout=30).status_code == 200
 
 
+def _widget_chat(host_url: str) -> list[tuple[str, str]]:
+    """Open the host page in chromium, open the widget, ask; every request's (url, referer). Its own Playwright,
+    in a thread of its own: tests/browser's session browser may be running in this one."""
+    from playwright.sync_api import sync_playwright
+
+    seen: list[tuple[str, str]] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(locale="zh-CN").new_page()
+            page.set_default_timeout(30_000)
+            page.on("request", lambda request: seen.append((request.url, request.headers.get("referer", ""))))
+            page.goto(host_url, wait_until="load")
+            page.locator(".speeches-widget__button").click()
+            frame = page.frame_locator("iframe.speeches-widget__frame")
+            frame.locator("#question").fill("今年经济增长的预期目标是多少？")
+            frame.locator("#question").press("Enter")
+            frame.locator(".msg.bot .answer:not(.streaming) .chip").first.wait_for()
+        finally:
+            browser.close()
+    return seen
+
+
 @pytest.mark.slow
 @pytest.mark.browser
-def test_the_widget_carries_the_readers_token_in_the_fragment_only(roles_app, portal, page):
+def test_the_widget_carries_the_readers_token_in_the_fragment_only(roles_app, portal):
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium (see tests/browser/conftest.py)")
     (portal.folder / "widget-host.html").write_text(host_page(roles_app.url, title="讲话助手", token=READER),
                                              encoding="utf-8")
-    seen: list[tuple[str, str]] = []
-    page.on("request", lambda request: seen.append((request.url, request.headers.get("referer", ""))))
-    page.goto(f"{portal.url}/widget-host.html", wait_until="load")
-    page.locator(".speeches-widget__button").click()
-    frame = page.frame_locator("iframe.speeches-widget__frame")
-    frame.locator("#question").fill("今年经济增长的预期目标是多少？")
-    frame.locator("#question").press("Enter")
-    frame.locator(".msg.bot .answer:not(.streaming) .chip").first.wait_for()
+    with ThreadPoolExecutor(1) as thread:
+        seen = thread.submit(_widget_chat, f"{portal.url}/widget-host.html").result()
     to_app = [(url, referer) for url, referer in seen if url.startswith(roles_app.url)]
-    assert any("/api/ask/stream" in url for url, _ in to_app)
+    assert any("/api/ask/stream" in url for url, _ in to_app)  # the chat answered: the token reached the API
     assert not [url for url, _ in to_app if READER in url], "the token travelled in a URL"
     assert not [referer for _, referer in seen if READER in referer], "the token travelled in a Referer"
+    assert all(url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:")) for url, _ in seen)
 
 
 def test_cors_origins_follow_the_setting():
