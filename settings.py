@@ -81,13 +81,33 @@ class Settings(BaseSettings):
         description="Origins allowed to embed /embed in an iframe (CSP frame-ancestors), space-separated, "
         "e.g. \"'self' https://intranet.example\".",
     )
-    access_token: str | None = Field(None, description="A shared token required by the app and the API; empty = none.")
+    access_token: str | None = Field(
+        None, description="The readers' token (ask, compare, view, export, feedback), required by the app and the API "
+        "when set; empty = none."
+    )
+    admin_token: str | None = Field(
+        None, description="The librarians' token: also upload and delete speeches in the web app; empty = none."
+    )
     trusted_user_header: str | None = Field(
         None, description="A header set by the reverse proxy after single sign-on (e.g. X-Remote-User); empty = none."
     )
+    admin_users: str | None = Field(
+        None, description="With the single sign-on header: the users who are librarians, comma-separated."
+    )
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload, in MB.")
 
-    @field_validator("chroma_url", "access_token", "trusted_user_header", "model_dir", mode="before")
+    # -- slow clients (issue 11) --------------------------------------------------------------------------------
+    header_timeout: float = Field(10.0, gt=0, le=300, description="Seconds a client has to send a request's headers.")
+    body_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds a client has to send a request's whole body (an upload)."
+    )
+    max_connections: int = Field(
+        500, ge=10, description="Open connections beyond which a new request gets 503 at once (uvicorn's "
+        "limit_concurrency)."
+    )
+
+    @field_validator("chroma_url", "access_token", "admin_token", "trusted_user_header", "admin_users", "model_dir",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

@@ -1,6 +1,11 @@
 """The one FastAPI app: JSON API under ``/api``, OpenAPI at ``/openapi.json`` and ``/docs`` (our own page: FastAPI's
 default Swagger UI loads its scripts from a CDN), the embed page ``/embed`` with ``/widget.js`` and ``/widget.css``,
-static files under ``/app-static``, and the Gradio UI mounted at ``/``. ``SecurityMiddleware`` wraps all of it.
+static files under ``/app-static``, and the Gradio UI mounted at ``/``.
+
+Middlewares, outermost first: ``SecurityHeaders`` (on every response), ``CORSMiddleware`` (only the origins of
+``SPEECHES_FRAME_ANCESTORS`` may read responses cross-origin; its presence also switches off Gradio's own CORS,
+which allows any ``http://localhost:*`` page with credentials), ``AccessControl`` (401, the role), then
+``GradioGuard`` (library writes and uploaded files at the door of Gradio's routes). docs/security.md has the why.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from settings import Settings, quiet_network_clients
-from web.security import SecurityMiddleware, check_token, frame_ancestors_policy
+from web.security import AccessControl, SecurityHeaders, check_access_settings, cors_origins, frame_ancestors_policy
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +32,12 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     """The whole web app for ``settings``; ``assistant`` defaults to ``answer.service.Assistant(settings)``."""
     quiet_network_clients()
     frame_ancestors_policy(settings.frame_ancestors)  # a bad setting fails here, naming itself
-    check_token(settings.access_token)
+    check_access_settings(settings)
     import gradio as gr
 
     from web import render
     from web.api import api_router
+    from web.gradio_guard import GradioGuard, harden
     from web.ui import build_ui
 
     if assistant is None:
@@ -84,7 +91,16 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024), css_paths=[STATIC / "ui.css"],
         theme=gr.themes.Default(primary_hue="blue"),
     )
-    app.add_middleware(SecurityMiddleware, settings=settings)
+    harden(blocks)
+    # add_middleware wraps what is there: the first added runs innermost. (Body-size limits belong just after
+    # GradioGuard, which reads Gradio's event bodies, and before AccessControl, so refusals carry the headers.)
+    app.add_middleware(GradioGuard, blocks=blocks, settings=settings)
+    app.add_middleware(AccessControl, settings=settings)
+    origins, origin_pattern = cors_origins(settings.frame_ancestors)
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=origin_pattern,
+                       allow_credentials=True, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(SecurityHeaders, settings=settings)
     app.state.assistant = assistant
     return app
 
@@ -93,8 +109,12 @@ def serve(settings: Settings) -> None:
     """Run the app with uvicorn on ``settings.host:settings.port`` under ``settings.root_path``."""
     import uvicorn
 
+    from web.client_timeouts import timed_protocol
+
     app = create_app(settings)
     root = settings.root_path.rstrip("/")
     print(f"Serving on http://{settings.host}:{settings.port}{root}/  (API docs: {root}/docs)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, root_path=root, proxy_headers=True,
-                log_level="warning", timeout_graceful_shutdown=5)
+                log_level="warning", timeout_graceful_shutdown=5,
+                http=timed_protocol(settings.header_timeout, settings.body_timeout),
+                timeout_keep_alive=5, limit_concurrency=settings.max_connections)

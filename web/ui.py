@@ -25,6 +25,8 @@ from settings import Settings
 from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
+from web.gradio_guard import LIBRARY_WRITE, upload_folder
+from web.security import LIBRARIAN, refusal_for_writes, require_librarian, role_of
 from web.uploads import ingest_uploads, remove_uploaded_source
 
 log = logging.getLogger(__name__)
@@ -213,12 +215,13 @@ class Handlers:
 
     # -- library ---------------------------------------------------------------------------------------------
 
-    def upload(self, files) -> tuple:
-        """Outputs: one result row per file, and the emptied file box."""
+    def upload(self, files, request: gr.Request) -> tuple:
+        """Outputs: one result row per file, and the emptied file box. Librarians only (checked here too)."""
+        require_librarian(request, self.settings)
         paths = [Path(f) for f in (files or [])]
         try:
             results = ingest_uploads(self.assistant, [(p, p.name) for p in paths], self.settings.data_dir,
-                                     self.settings.max_upload_mb)
+                                     self.settings.max_upload_mb, received_in=upload_folder())
         except Exception as error:
             return [[p.name, "失败", friendly_error(error)[1]] for p in paths], None
         return [r.as_row() for r in results], None
@@ -232,7 +235,14 @@ class Handlers:
             return render.error_html(friendly_error(error)[1])
         return render.full_text_html(record, text)
 
-    def delete(self, speech_id: str | None) -> str:
+    def library_controls(self, request: gr.Request) -> list:
+        """Outputs: the write controls (upload box, its results, delete) shown to librarians only, decided on the
+        server per request, and the read-only notice to everyone else."""
+        writer = role_of(request) == LIBRARIAN
+        return [gr.update(visible=writer)] * 3 + [gr.update(visible=not writer)]
+
+    def delete(self, speech_id: str | None, request: gr.Request) -> str:
+        require_librarian(request, self.settings)
         if not speech_id:
             return ""
         try:
@@ -305,13 +315,15 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 with gr.Row(equal_height=False):
                     uploader = gr.File(label=f"上传讲话（{' '.join(types)}；每个不超过 {settings.max_upload_mb:g} MB）",
                                        file_count="multiple", file_types=types, type="filepath",
-                                       elem_id="upload", scale=2)
+                                       elem_id="upload", scale=2, visible=False)
                     upload_results = gr.Dataframe(headers=UPLOAD_HEADERS, value=[], interactive=False, wrap=True,
-                                                  label="上传结果", elem_id="upload-results", scale=3)
+                                                  label="上传结果", elem_id="upload-results", scale=3, visible=False)
+                write_notice = gr.Markdown(refusal_for_writes(settings), visible=False, elem_id="library-read-only")
                 with gr.Row():
                     picked = gr.Dropdown(label="选择讲话", choices=[], scale=3, elem_id="library-pick")
                     show_button = gr.Button("查看全文", scale=1, min_width=80, elem_id="show-text")
-                    delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech")
+                    delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech",
+                                              visible=False)
                 text_view = gr.HTML("", elem_id="full-text", padding=True, js_on_load=None)
 
         library_outputs = [library, speech_filter, year_from, year_to, speech_a, speech_b, picked]
@@ -332,13 +344,14 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
             trigger(**compare_io).then(on.chart, inputs=[speech_a, speech_b, topic], outputs=topic_chart)
 
         uploader.upload(on.upload, inputs=uploader, outputs=[upload_results, uploader],
-                        concurrency_id="library-write", concurrency_limit=1
+                        concurrency_id=LIBRARY_WRITE, concurrency_limit=1
                         ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
         show_button.click(on.full_text, inputs=picked, outputs=text_view)
         picked.input(on.full_text, inputs=picked, outputs=text_view)
-        delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id="library-write",
+        delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id=LIBRARY_WRITE,
                             concurrency_limit=1, js="(id) => (id && confirm('删除这篇讲话？')) ? id : null"
                             ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
         demo.load(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        demo.load(on.library_controls, outputs=[uploader, upload_results, delete_button, write_notice])
     demo.queue(default_concurrency_limit=4)
     return demo
