@@ -106,6 +106,32 @@ class Settings(BaseSettings):
         "limit_concurrency)."
     )
 
+    # -- limits on what one request or one file may cost (issue 11; docs/limits.md) ------------------------------
+    max_body_kb: int = Field(
+        1024, ge=64, le=65536, description="Largest request body on every route but Gradio's file upload, in KB "
+        "(413 above it). An upload request may carry at most 10 x SPEECHES_MAX_UPLOAD_MB."
+    )
+    max_question_chars: int = Field(2000, ge=100, le=20000, description="Longest question or topic, in characters.")
+    max_history_turns: int = Field(
+        20, ge=8, le=200, description="Most earlier messages an /api/ask may send as history (the chat and the widget "
+        "send their most recent ones that fit)."
+    )
+    max_history_chars: int = Field(
+        24000, ge=8000, le=1_000_000, description="Most characters in all those history messages together."
+    )
+    max_query_chars: int = Field(
+        500, ge=50, le=4000, description="Longest text retrieval embeds and searches, after follow-up handling "
+        "(the embedding model reads 512 tokens); the current question's words are kept first."
+    )
+    max_speech_chars: int = Field(
+        1_000_000, ge=10_000, description="Most characters one speech file may yield; a file over it is refused."
+    )
+    max_pdf_pages: int = Field(1000, ge=1, description="Most pages in a PDF; a longer one is refused.")
+    extract_timeout: float = Field(
+        60.0, gt=0, description="Seconds reading one PDF or DOCX may take at most (a small file gets less: "
+        "docs/limits.md); a file that takes longer is refused."
+    )
+
     @field_validator("chroma_url", "access_token", "admin_token", "trusted_user_header", "admin_users", "model_dir",
                      mode="before")
     @classmethod
