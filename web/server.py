@@ -5,7 +5,8 @@ static files under ``/app-static``, and the Gradio UI mounted at ``/``.
 Middlewares, outermost first: ``SecurityHeaders`` (on every response), ``CORSMiddleware`` (only the origins of
 ``SPEECHES_FRAME_ANCESTORS`` may read responses cross-origin; its presence also switches off Gradio's own CORS,
 which allows any ``http://localhost:*`` page with credentials), ``AccessControl`` (401, the role), then
-``GradioGuard`` (library writes and uploaded files at the door of Gradio's routes). docs/security.md has the why.
+``BodyLimitMiddleware`` (413 past SPEECHES_MAX_BODY_KB: web/limits.py), then ``GradioGuard`` (library
+writes and uploaded files at the door of Gradio's routes). docs/security.md has the why.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from settings import Settings, quiet_network_clients
+from web.limits import BodyLimitMiddleware
 from web.security import AccessControl, SecurityHeaders, check_access_settings, cors_origins, frame_ancestors_policy
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     import gradio as gr
 
     from web import render
-    from web.api import api_router
+    from web.api import install as install_api
     from web.gradio_guard import GradioGuard, harden
     from web.ui import build_ui
 
@@ -57,12 +58,7 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         openapi_url="/openapi.json",
     )
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"error": f"输入有误：{problems}"}, status_code=400)
-
-    app.include_router(api_router(assistant, settings))
+    install_api(app, assistant, settings)
 
     def page(name: str, media_type: str):
         return FileResponse(STATIC / name, media_type=media_type, headers=NO_CACHE)
@@ -92,9 +88,10 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         theme=gr.themes.Default(primary_hue="blue"),
     )
     harden(blocks)
-    # add_middleware wraps what is there: the first added runs innermost. (Body-size limits belong just after
-    # GradioGuard, which reads Gradio's event bodies, and before AccessControl, so refusals carry the headers.)
+    # add_middleware wraps what is there: the first added runs innermost. The body limit wraps GradioGuard, which
+    # reads Gradio's event bodies, and sits inside AccessControl, so its refusals carry the headers.
     app.add_middleware(GradioGuard, blocks=blocks, settings=settings)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(AccessControl, settings=settings)
     origins, origin_pattern = cors_origins(settings.frame_ancestors)
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=origin_pattern,

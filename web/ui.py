@@ -20,6 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from answer.events import follow
+from answer.followup import recent_history
 from ingest.readers import SUPPORTED_EXTENSIONS
 from settings import Settings
 from web import render
@@ -122,7 +123,9 @@ class Handlers:
         yield messages, turns, "", gr.skip(), gr.skip()
         answer = None
         try:
-            stream = self.assistant.ask_stream(question, history=_history(turns), speech_ids=speech_ids or None,
+            history = recent_history(_history(turns), self.settings.max_history_turns,
+                                     self.settings.max_history_chars)
+            stream = self.assistant.ask_stream(question, history=history, speech_ids=speech_ids or None,
                                                years=_years(year_from, year_to))
             for reply in follow(stream):
                 if reply.result is None:  # the text so far, or where in the queue for the local model it waits

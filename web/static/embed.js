@@ -281,9 +281,12 @@
             }
             renderSources(bubble, a.citations);
             renderActions(bubble, a, item.markdown);
-            history.push({ role: 'user', content: text });
-            history.push({ role: 'assistant', content: a.answer,
+            // what the server accepts at its smallest history limits (SPEECHES_MAX_HISTORY_TURNS >= 8,
+            // SPEECHES_MAX_HISTORY_CHARS >= 8000): the last 8 messages, 1000 characters each
+            history.push({ role: 'user', content: text.slice(0, 1000) });
+            history.push({ role: 'assistant', content: a.answer.slice(0, 1000),
                            citations: a.citations.map(function (c) { return { speech_id: c.speech_id }; }) });
+            history = history.slice(-8);
           } else if (item.error) {
             finished = true;
             showError(bubble, item.error);
