@@ -9,26 +9,15 @@ from __future__ import annotations
 import json
 import random
 import socket
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
+from real_app import app  # noqa: F401 (the fixture)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from reliability_helpers import start_app, stop  # noqa: E402
 
 pytestmark = pytest.mark.slow
 QUESTION = "生态环境保护要坚持什么？"
 TIMEOUT = 60  # seconds a refusal may take before the test gives up: today's code answered this attack after 262 s
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("limits-app")
-    process, url = start_app(folder / "data", folder / "app.log")
-    yield url, folder / "data"
-    stop(process)
 
 
 def raw_post(url: str, path: str, head: dict[str, str], body: bytes = b"", chunks: list[bytes] | None = None,
