@@ -8,7 +8,6 @@ import json
 
 import httpx
 import pytest
-from real_app import app  # noqa: F401 (the fixture)
 
 
 pytestmark = pytest.mark.slow
@@ -16,8 +15,8 @@ QUESTION = "生态环境保护要坚持什么？"
 
 
 @pytest.fixture(scope="module")
-def url(app) -> str:
-    return app[0]
+def url(open_app) -> str:
+    return open_app.url
 
 
 @pytest.fixture(scope="module")

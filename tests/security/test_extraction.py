@@ -11,12 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import HOSTILE, SEED, FakeEmbeddings
-from hostile_files import TEXT_LINE, form_bomb, long_docx, shared_stream_bomb, text_pdf, write_pdf
-from real_app import app  # noqa: F401 (the fixture)
 
 from ingest.pipeline import Ingestor
 from ingest.readers import ReadLimits, SpeechFileError, read_speech_text
 from ingest.store import open_store
+from security.hostile_files import TEXT_LINE, form_bomb, long_docx, shared_stream_bomb, text_pdf, write_pdf
 from settings import Settings
 
 
@@ -107,8 +106,8 @@ def upload(url: str, path: Path) -> list[list[str]]:
 
 
 @pytest.mark.slow
-def test_a_bomb_upload_is_refused_and_the_next_upload_succeeds(app, tmp_path):
-    url, _ = app
+def test_a_bomb_upload_is_refused_and_the_next_upload_succeeds(open_app, tmp_path):
+    url = open_app.url
     before = {s["id"] for s in httpx.get(f"{url}/api/speeches", timeout=30).json()}
     rows = upload(url, shared_stream_bomb(tmp_path / "十页炸弹.pdf"))
     assert rows[0][:2] == ["十页炸弹.pdf", "失败"] and "decompression bomb" in rows[0][2], rows

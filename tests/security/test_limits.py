@@ -1,7 +1,8 @@
 """Issue 11, finding 3: what one request may cost, replayed against a real ``python app.py`` (extractive answers,
 the real embedder) over raw HTTP and gradio_client. A body over SPEECHES_MAX_BODY_KB is a 413 ``{"error"}`` at
 once, declared or chunked, on our routes and Gradio's; an over-long history is a 400 at once, and the chat sends
-only what fits; the text retrieval embeds is capped; /api/feedback takes only its schema. How long a normal
+only what fits; the text retrieval embeds is capped; /api/feedback takes only its schema. The app is the
+package's ``open_app`` (tests/security/conftest.py: no credential configured). How long a normal
 question waits behind the largest allowed request: bench/limits.py."""
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import socket
 
 import httpx
 import pytest
-from real_app import app  # noqa: F401 (the fixture)
 
 
 pytestmark = pytest.mark.slow
@@ -59,23 +59,23 @@ JSON_ROUTES = ["/api/ask", "/api/ask/stream", "/api/compare", "/api/feedback", "
 
 
 @pytest.mark.parametrize("path", JSON_ROUTES)
-def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(app, path):
-    url, _ = app
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(open_app, path):
+    url = open_app.url
     status, body = raw_post(url, path, {"Content-Length": str(2 * 1024 * 1024)})  # nothing follows the headers
     assert status == 413 and "SPEECHES_MAX_BODY_KB" in body["error"], body
 
 
 @pytest.mark.parametrize("path", ["/api/ask", "/api/feedback", "/gradio_api/queue/join"])
-def test_a_chunked_body_over_the_limit_is_refused(app, path):
-    url, _ = app
+def test_a_chunked_body_over_the_limit_is_refused(open_app, path):
+    url = open_app.url
     chunk = json.dumps({"question": "长" * 100_000}).encode()  # ~300 KB, well-formed on its own
     status, body = raw_post(url, path, {"Transfer-Encoding": "chunked"}, chunks=[chunk] * 8)
     assert status == 413 and "SPEECHES_MAX_BODY_KB" in body["error"], body
 
 
-def test_gradio_file_uploads_keep_their_own_limit(app, tmp_path):
+def test_gradio_file_uploads_keep_their_own_limit(open_app, tmp_path):
     """The upload route takes multipart files of up to SPEECHES_MAX_UPLOAD_MB each: over the JSON limit is fine."""
-    url, _ = app
+    url = open_app.url
     speech = tmp_path / "长讲话.txt"
     speech.write_text("同志们：今天召开大会。\n" * 120_000, encoding="utf-8")  # 3.2 MB
     with speech.open("rb") as handle:
@@ -91,8 +91,8 @@ def long_history(chars_per_message: int, messages: int = 2) -> list[dict]:
              "content": "".join(rng.choices(alphabet, k=chars_per_message))} for i in range(messages)]
 
 
-def test_the_issue_attack_a_700_kb_history_is_refused_and_a_normal_question_is_answered(app):
-    url, _ = app
+def test_the_issue_attack_a_700_kb_history_is_refused_and_a_normal_question_is_answered(open_app):
+    url = open_app.url
     attack = json.dumps({"question": "那呢？", "history": long_history(120_000)}, ensure_ascii=False).encode()
     assert 700_000 < len(attack) < 1024 * 1024  # 240,000 characters of history, under the body limit
     refused = httpx.post(f"{url}/api/ask", content=attack, headers={"Content-Type": "application/json"},
@@ -104,8 +104,8 @@ def test_the_issue_attack_a_700_kb_history_is_refused_and_a_normal_question_is_a
     assert normal.status_code == 200 and normal.json()["found"], normal.text
 
 
-def test_the_text_retrieval_embeds_is_capped_keeping_the_question_words(app):
-    url, _ = app
+def test_the_text_retrieval_embeds_is_capped_keeping_the_question_words(open_app):
+    url = open_app.url
     history = long_history(1000, 20)  # the most the API accepts: 20 messages, 20,000 characters
     response = httpx.post(f"{url}/api/ask", json={"question": "那干部作风呢？", "history": history}, timeout=TIMEOUT)
     assert response.status_code == 200, response.text
@@ -114,12 +114,12 @@ def test_the_text_retrieval_embeds_is_capped_keeping_the_question_words(app):
     assert standalone.startswith(history[-2]["content"][:100])  # the previous question fills the rest
 
 
-def test_the_chat_sends_only_the_recent_turns_that_fit(app):
+def test_the_chat_sends_only_the_recent_turns_that_fit(open_app):
     """Twelve questions in one Gradio chat session: 24 messages of history would be refused, so the chat sends the
     last ones that fit, and every question is answered."""
     from gradio_client import Client
 
-    url, _ = app
+    url = open_app.url
     client = Client(url + "/", verbose=False, httpx_kwargs={"timeout": httpx.Timeout(TIMEOUT)})
     messages: list = []
     for n in range(12):
@@ -130,8 +130,8 @@ def test_the_chat_sends_only_the_recent_turns_that_fit(app):
     assert sum(1 for m in messages if m["role"] == "user") == 12
 
 
-def test_feedback_takes_only_its_schema(app):
-    url, data_dir = app
+def test_feedback_takes_only_its_schema(open_app):
+    url, data_dir = open_app.url, open_app.data_dir
     feedback = data_dir / "feedback.jsonl"
     before = feedback.read_text(encoding="utf-8") if feedback.exists() else ""
     broken = httpx.post(f"{url}/api/feedback", json={"vote": "up", "answer": {"citations": ["x"]}}, timeout=TIMEOUT)
