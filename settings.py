@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         24000, ge=8000, le=1_000_000, description="Most characters in all those history messages together."
     )
     max_query_chars: int = Field(
-        200, ge=50, le=4000, description="Longest text retrieval embeds and searches, after follow-up handling "
+        100, ge=50, le=4000, description="Longest text retrieval embeds and searches, after follow-up handling "
         "(embedding costs ~1 ms of CPU per character; questions run 15-80): the current question's words first."
     )
     max_speech_chars: int = Field(
