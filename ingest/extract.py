@@ -64,7 +64,7 @@ def _too_slow(seconds: float, processor: bool = False) -> str:
 
 
 def _reply(message: dict) -> None:
-    sys.stdout.buffer.write(json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    sys.stdout.buffer.write(json.dumps(message, ensure_ascii=False).encode("utf-8", "replace"))
     sys.stdout.flush()
 
 
