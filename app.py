@@ -62,17 +62,16 @@ def print_result(result, as_json: bool, streamed: bool) -> None:
 
 
 def run_stream(stream, as_json: bool):
-    result, streamed = None, False
-    for item in stream:
-        if isinstance(item, str):
-            if not as_json:
-                print(item, end="", flush=True)
-                streamed = True
-        else:
-            result = item
-    if streamed:
+    from answer.events import Reply, follow
+
+    reply, shown = Reply(), 0
+    for reply in follow(stream):
+        if not as_json and len(reply.text) > shown:
+            print(reply.text[shown:], end="", flush=True)
+            shown = len(reply.text)
+    if shown:
         print()
-    print_result(result, as_json, streamed)
+    print_result(reply.result, as_json, streamed=shown > 0)
 
 
 def main(argv: list[str] | None = None) -> int:

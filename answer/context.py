@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from answer.citations import bigrams
+from answer.segments import Draft, Run
 from answer.types import Citation
 from retriever.search import RetrievedPassage
 
@@ -61,9 +62,10 @@ def best_sentence(text: str, question: str) -> str:
     return max(candidates, key=lambda s: (len(bigrams(s) & wanted), -abs(len(s) - 60)))
 
 
-def extractive_answer(citations: Sequence[Citation], question: str, intro: str) -> str:
-    """An answer with no LLM: the best sentence of each passage, quoted verbatim, with its citation."""
-    lines = [intro]
+def extractive_answer(citations: Sequence[Citation], question: str, intro: str) -> Draft:
+    """An answer with no LLM: the best sentence of each passage, quoted verbatim, with its citation. The quotes are
+    text runs: whatever brackets a speech holds, they are never read as citation markers."""
+    draft = Draft().line(intro)
     for c in citations:
-        lines.append(f"- 「{best_sentence(c.text, question)}」[{c.label}]")
-    return "\n".join(lines)
+        draft.line(f"「{best_sentence(c.text, question)}」", Run(cite=c.label), item=True)
+    return draft

@@ -44,10 +44,17 @@ class Turn:
     speech_ids: list[str] = field(default_factory=list)  # speeches this turn cited (assistant turns)
 
 
-def parse_history(history: Sequence[Mapping] | None) -> list[Turn]:
-    """Turns from ``[{"role": "user"|"assistant", "content": str, "citations": [{"speech_id": ...}]?}, ...]``."""
-    turns = []
-    for i, item in enumerate(history or []):
+def parse_history(history: Sequence[Mapping] | None, max_turns: int | None = None,
+                  max_chars: int | None = None) -> list[Turn]:
+    """Turns from ``[{"role": "user"|"assistant", "content": str, "citations": [{"speech_id": ...}]?}, ...]``;
+    ValueError when it is malformed or longer than ``max_turns`` messages or ``max_chars`` characters (the
+    SPEECHES_MAX_HISTORY_* settings: only the last turns matter, and every character costs)."""
+    history = list(history or [])
+    if max_turns is not None and len(history) > max_turns:
+        raise ValueError(f"the history has {len(history)} messages; at most {max_turns} are accepted "
+                         "(SPEECHES_MAX_HISTORY_TURNS): send the most recent ones")
+    turns, chars = [], 0
+    for i, item in enumerate(history):
         if not isinstance(item, Mapping):
             raise ValueError(f"history item {i} must be an object with 'role' and 'content'")
         role, content = item.get("role"), item.get("content")
@@ -55,9 +62,25 @@ def parse_history(history: Sequence[Mapping] | None) -> list[Turn]:
             raise ValueError(f"history item {i} has role {role!r}; use 'user' or 'assistant'")
         if not isinstance(content, str):
             raise ValueError(f"history item {i} has no text 'content'")
+        chars += len(content)
+        if max_chars is not None and chars > max_chars:
+            raise ValueError(f"the history holds over {max_chars} characters (SPEECHES_MAX_HISTORY_CHARS): send "
+                             "the most recent messages that fit")
         cited = [c.get("speech_id") for c in item.get("citations") or [] if isinstance(c, Mapping)]
         turns.append(Turn(role, content, [s for s in cited if isinstance(s, str)]))
     return turns
+
+
+def recent_history(history: Sequence[Mapping], max_turns: int, max_chars: int) -> list[Mapping]:
+    """The most recent messages of ``history`` that ``parse_history`` accepts within those limits."""
+    kept: list[Mapping] = []
+    chars = 0
+    for item in reversed(history[-max_turns:]):
+        chars += len(item["content"])
+        if chars > max_chars:
+            break
+        kept.append(item)
+    return kept[::-1]
 
 
 def mentioned_speeches(turns: Sequence[Turn], titles: Mapping[str, str]) -> list[str]:
@@ -142,10 +165,11 @@ def _reference_words(question: str) -> str:
     return found.group(0) if found else ""
 
 
-def joined_question(question: str, turns: Sequence[Turn]) -> str:
-    """The rewrite without an LLM: the previous question supplies the topic the follow-up leaves out. References
+def joined_question(question: str, turns: Sequence[Turn], limit: int | None = None) -> str:
+    """The rewrite without an LLM: the conversation's topic supplies what the follow-up leaves out. References
     to speeches ("第二篇讲话") and fillers ("那…呢") are dropped: the speech is a filter by then, and the words would
-    only dilute the keyword search."""
+    only dilute the keyword search. At most ``limit`` characters: the question's own words first, then as much of
+    the topic as fits."""
     previous, current = topic(turns), _bare(question)
     years = [m.group(0) for m in _YEAR.finditer(current)]
     if years and _YEAR.search(previous):  # "那2022年的呢？": the new year takes the place of the one asked before
@@ -153,8 +177,11 @@ def joined_question(question: str, turns: Sequence[Turn]) -> str:
         previous = previous[: first.start()] + "和".join(y.rstrip("的") for y in years) + \
             _YEAR.sub("", previous[first.end():])
         current = _YEAR.sub("", current).strip(" 的")
-    parts = [_bare(previous), current]
-    return " ".join(p for p in parts if p) or question.strip()
+    previous = _bare(previous)
+    if limit is not None:
+        current = current[:limit]
+        previous = previous[: max(limit - len(current) - 1, 0)]
+    return " ".join(p for p in (previous, current) if p) or question.strip()[:limit]
 
 
 def _bare(text: str) -> str:

@@ -10,13 +10,14 @@
    the nearest passages, and no LLM runs;
 4. the numbered passages go into the answer prompt (prompts/) and the LLM's tokens stream out, or, with
    ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
-5. the [n] markers become citations (unknown ones dropped), and every sentence is checked against what it cites
-   (answer/verify.py: overlap, numbers, places, titles, quotes, sessions, and in a comparison both sides).
+5. the [n] markers the model wrote become citations (unknown ones dropped), and every sentence it wrote is checked
+   against what it cites (answer/verify.py: overlap, numbers, places, titles, quotes, sessions, both sides); the
+   answer is laid out once as segments (answer/segments.py), where quoted speech text is never read as a marker.
 
-Streams yield ``str`` deltas of the answer text and, last, the finished ``Answer`` (or ``Comparison``). With the
-in-process local model, LLM work is queued (``LLMQueue``: llama.cpp runs one request at a time): while a question
-waits its turn, its stream yields ``Queued(position)`` items (1 = next), so the user is told where they are, and
-SPEECHES_LLM_TIMEOUT counts from the turn, not from the wait.
+Streams yield typed events (answer/events.py): ``Delta`` pieces of the answer text and, last, ``Done`` with the
+finished ``Answer`` (or ``Comparison``). With the in-process local model, LLM work is queued (``LLMQueue``: llama.cpp
+runs one request at a time): while a question waits its turn, its stream yields ``Queued(position)`` events (1 =
+next), so the user is told where they are, and SPEECHES_LLM_TIMEOUT counts from the turn, not from the wait.
 Errors: ``ValueError`` for bad input, ``UnknownSpeechError`` for an unknown speech id, ``LLMUnavailable`` when the
 LLM cannot be reached; each message names what was wrong.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -36,7 +38,9 @@ from answer import followup
 from answer.llm.errors import LLMUnavailable
 from answer import verify
 from answer.citations import add_missing_markers, resolve_markers
-from answer.types import Answer, Citation, Comparison, Queued, SpeechSide
+from answer.events import Delta, Done, Event, Queued, Reply, collect
+from answer.segments import Draft, Run, cited_labels, parse
+from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
 from retriever import named
@@ -104,7 +108,6 @@ class Assistant:
         self.retriever = retriever or Retriever(self.store, settings)
         self._llm = llm
         self._load_lock = threading.Lock()
-        self._retrieve_lock = threading.Lock()  # the keyword index syncs itself on read: one reader at a time
         # the in-process model answers one request at a time: queue here, where the wait can be shown and is not
         # counted against SPEECHES_LLM_TIMEOUT. A server (SPEECHES_LLM=openai) queues or batches by itself.
         self.llm_queue = LLMQueue(1) if settings.llm == "local" else None
@@ -126,7 +129,7 @@ class Assistant:
     def backend(self) -> str:
         return self.settings.llm
 
-    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[str | Queued]:
+    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[Delta | Queued]:
         chain = prompts.load(prompt_name, self.language) | self.llm | StrOutputParser()
         queue, holding = self.llm_queue, False
         try:
@@ -137,7 +140,8 @@ class Assistant:
                 finally:
                     turn.close()
                 holding = True
-            yield from chain.stream(dict(values))
+            for piece in chain.stream(dict(values)):
+                yield Delta(piece)
         except LLMUnavailable:
             raise
         except Exception as error:  # a backend bug must reach the user as a message, not a traceback
@@ -151,21 +155,21 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[Mapping] | None = None, speech_ids: Sequence[str] | None = None,
             years: tuple[int | None, int | None] | None = None) -> Answer:
-        return _final(self.ask_stream(question, history, speech_ids, years))
+        return collect(self.ask_stream(question, history, speech_ids, years)).result
 
     def ask_stream(self, question: str, history: Sequence[Mapping] | None = None,
                    speech_ids: Sequence[str] | None = None,
-                   years: tuple[int | None, int | None] | None = None) -> Iterator[str | Answer]:
-        question = _text(question, "question")
-        turns = followup.parse_history(history)
+                   years: tuple[int | None, int | None] | None = None) -> Iterator[Event]:
+        question = _text(question, "question", self.settings.max_question_chars)
+        turns = followup.parse_history(history, self.settings.max_history_turns, self.settings.max_history_chars)
         filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years))
         speeches = {s.id: s for s in self.store.list_speeches()}
         for sid in filters.speech_ids or []:
             if sid not in speeches:
                 raise UnknownSpeechError(sid)
         if not speeches:
-            yield from _said(Answer(question, question, phrase(self.language, "empty_library"), False,
-                                    backend=self.backend))
+            yield from _said(Answer(question, question, "", False, backend=self.backend),
+                             Draft().line(phrase(self.language, "empty_library")))
             return
 
         standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()})
@@ -176,35 +180,30 @@ class Assistant:
         answer = Answer(question, standalone, "", False, context=numbered, backend=self.backend,
                         relevance=retrieval.relevance)
         if not numbered:
-            answer.answer = phrase(self.language, "no_speeches_match" if filters.speech_ids or filters.years
-                                   else "not_found")
-            yield from _said(answer)
+            key = "no_speeches_match" if filters.speech_ids or filters.years else "not_found"
+            yield from _said(answer, Draft().line(phrase(self.language, key)))
             return
         if not retrieval.relevant:
-            answer.answer = self._not_found_text(numbered[:3])
-            answer.context = numbered[:3]
-            answer.citations = numbered[:3]
-            yield from _said(answer)
+            answer.context = answer.citations = numbered[:3]
+            yield from _said(answer, self._not_found(numbered[:3]))
             return
 
         answer.found = True
         if self.llm is None:
             intro = phrase(self.language, "extractive_intro_named", titles=ctx.titles(titles)) if titles else \
                 phrase(self.language, "extractive_intro")
-            text = ctx.extractive_answer(numbered[:3], asked, intro)
-            yield text
+            draft = ctx.extractive_answer(numbered[:3], asked, intro)
+            yield Delta(draft.text)
         else:
-            parts = []
-            for delta in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
+            said = Reply()
+            for event in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
                                                      "question": ctx.as_data(standalone)}):
-                if isinstance(delta, str):
-                    parts.append(delta)
-                yield delta
-            text = "".join(parts).strip()
-        self._finish(answer, text, {c.label: c for c in numbered})
-        if self.llm is not None and _is_refusal(text, self.language):
+                yield said.add(event).event
+            draft = Draft().model(said.text.strip())
+        self._finish(answer, draft, {c.label: c for c in numbered})
+        if self.llm is not None and _is_refusal(draft.text, self.language):
             answer.found = False  # the model read the passages and found no answer: trust it, keep the passages
-        yield answer
+        yield Done(answer)
 
     def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters,
                     titles: Mapping[str, str]) -> tuple[str, Filters]:
@@ -229,99 +228,109 @@ class Assistant:
                 "speeches": listed or phrase(self.language, "none"),
                 "question": question,
             }
-            rewritten = [d for d in self._stream_llm("rewrite", values) if isinstance(d, str)]
-            standalone = followup.clean_rewrite("".join(rewritten), question)
+            standalone = followup.clean_rewrite(collect(self._stream_llm("rewrite", values)).text, question)
         if standalone and referenced:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
-        return standalone or followup.joined_question(question, turns), filters
+        return standalone or followup.joined_question(question, turns, self.settings.max_query_chars), filters
 
     def _retrieve(self, question: str, k: int, filters: Filters) -> NamedRetrieval:
-        with self._retrieve_lock:
-            return named.retrieve(self.retriever, question, k=k, filters=filters)
+        return named.retrieve(self.retriever, question, k=k, filters=filters)
 
-    def _finish(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> None:
-        if self.llm is not None:  # extractive answers carry their markers already
-            text = add_missing_markers(text, numbered)
-        result.answer, result.citations, result.dropped_markers = resolve_markers(text, numbered)
+    def _finish(self, result: Answer | Comparison, draft: Draft, numbered: Mapping[str, Citation]) -> None:
+        """The result's text, segments and citations from ``draft``. What the model wrote: missing markers added,
+        unknown ones dropped, each sentence checked against what it cites. What the code wrote (quotes, headings)
+        carries its references already and is taken as it is."""
+        texts, blocks, dropped, flagged = [], [], [], []
         notes = verify.speech_notes(self.store.list_speeches())  # a sentence may state its speech's session, year…
-        result.unsupported_sentences = [
-            f.sentence for f in verify.unsupported(result.answer, numbered, notes)
-            if not _is_refusal(f.sentence, self.language)
-        ]
+        for text, written in draft.parts():
+            if written is None:
+                text, _, lost = resolve_markers(add_missing_markers(text, numbered), numbered)
+                checked = [f.sentence for f in verify.unsupported(text, numbered, notes)
+                           if not _is_refusal(f.sentence, self.language)]
+                written = parse(text, numbered.keys(), checked, first_flag=len(flagged))
+                dropped += lost
+                flagged += checked
+            texts.append(text)
+            blocks += written
+        result.answer, result.segments = "\n".join(texts).strip(), blocks
+        result.citations = [numbered[label] for label in cited_labels(blocks)]
+        result.dropped_markers, result.unsupported_sentences = dropped, flagged
 
-    def _not_found_text(self, nearest: Sequence[Citation]) -> str:
-        lines = [phrase(self.language, "not_found"), phrase(self.language, "nearest")]
+    def _not_found(self, nearest: Sequence[Citation]) -> Draft:
+        draft = Draft().line(phrase(self.language, "not_found")).line(phrase(self.language, "nearest"))
         for c in nearest:
             snippet = " ".join(c.text.split())
             snippet = snippet if len(snippet) <= 60 else snippet[:60] + "…"
-            lines.append(f"- 《{c.title}》：{snippet}[{c.label}]")
-        return "\n".join(lines)
+            draft.line(f"《{c.title}》：{snippet}", Run(cite=c.label), item=True)
+        return draft
 
     # -- compare ------------------------------------------------------------------------------------------------
 
     def compare(self, speech_a: str, speech_b: str, topic: str) -> Comparison:
-        return _final(self.compare_stream(speech_a, speech_b, topic))
+        return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
-    def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[str | Comparison]:
-        topic = _text(topic, "topic")
+    def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[Event]:
+        topic = _text(topic, "topic", self.settings.max_question_chars)
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
             raise ValueError(f"pick two different speeches to compare (both are {speech_a!r})")
         sides = {}
         for key, record in records.items():
-            with self._retrieve_lock:
-                found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
-                                                filters=Filters(speech_ids=[record.id]))
+            found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
+                                            filters=Filters(speech_ids=[record.id]))
             sides[key] = SpeechSide(key, record.id, record.title, record.date, found.relevant,
                                     ctx.number(found.passages, key) if found.relevant else [])
         a, b = sides["A"], sides["B"]
         result = Comparison(topic, a, b, "", a.found or b.found, backend=self.backend)
         numbered = {c.label: c for side in (a, b) for c in side.passages}
         if not result.found:
-            result.answer = phrase(self.language, "neither_found", topic=topic)
-            yield from _said(result)
+            yield from _said(result, Draft().line(phrase(self.language, "neither_found", topic=topic)))
             return
         if self.llm is None:
-            text = "\n\n".join(self._extractive_side(s, topic) for s in (a, b))
-            yield text
+            draft = self._extractive_side(a, topic).gap().extend(self._extractive_side(b, topic))
+            yield Delta(draft.text)
         else:
-            pieces: list[str] = []
-            for delta in self._compare_with_llm(a, b, topic):
-                if isinstance(delta, str):
-                    pieces.append(delta)
-                yield delta
-            text = "".join(pieces).strip()
-        self._finish(result, text, numbered)
-        yield result
+            draft = Draft()
+            yield from self._compare_with_llm(a, b, topic, draft)
+        self._finish(result, draft, numbered)
+        yield Done(result)
 
-    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str) -> Iterator[str | Queued]:
+    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str, draft: Draft) -> Iterator[Delta | Queued]:
         """What each speech says (the answer prompt over that speech's passages only, so the model never mixes the
-        two up), then what they share and where they differ (the compare prompt over those two summaries)."""
+        two up), then what they share and where they differ (the compare prompt over those two summaries). Streams
+        the text as it comes and puts it together in ``draft``: headings are the code's, the rest the model's."""
         summaries = {}
         for side in (a, b):
-            yield phrase(self.language, "side_heading", title=side.title) + "\n"
+            heading = phrase(self.language, "side_heading", title=side.title)
+            draft.line(heading)
+            yield Delta(heading + "\n")
             if not side.found:
                 summaries[side.key] = phrase(self.language, "side_not_found", title=side.title)
-                yield summaries[side.key] + "\n\n"
-                continue
-            question = phrase(self.language, "side_question", title=side.title, topic=topic)
-            said = []
-            for delta in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
-                                                     "question": ctx.as_data(question)}):
-                if isinstance(delta, str):
-                    said.append(delta)
-                yield delta
-            yield "\n\n"
-            summaries[side.key] = add_missing_markers("".join(said).strip(), {c.label: c for c in side.passages})
+                draft.line(summaries[side.key])
+                yield Delta(summaries[side.key] + "\n\n")
+            else:
+                question = phrase(self.language, "side_question", title=side.title, topic=topic)
+                said = Reply()
+                for event in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
+                                                         "question": ctx.as_data(question)}):
+                    yield said.add(event).event
+                yield Delta("\n\n")
+                summaries[side.key] = add_missing_markers(said.text.strip(), {c.label: c for c in side.passages})
+                draft.model(said.text.strip())
+            if side is a or (a.found and b.found):
+                draft.gap()
         if a.found and b.found:
-            yield from self._stream_llm("compare", {
+            said = Reply()
+            for event in self._stream_llm("compare", {
                 "title_a": ctx.as_data(a.title), "summary_a": ctx.as_data(summaries["A"]),
                 "title_b": ctx.as_data(b.title), "summary_b": ctx.as_data(summaries["B"]), "topic": ctx.as_data(topic),
-            })
+            }):
+                yield said.add(event).event
+            draft.model(said.text.strip())
 
-    def _extractive_side(self, side: SpeechSide, topic: str) -> str:
+    def _extractive_side(self, side: SpeechSide, topic: str) -> Draft:
         if not side.found:
-            return phrase(self.language, "side_not_found", title=side.title)
+            return Draft().line(phrase(self.language, "side_not_found", title=side.title))
         return ctx.extractive_answer(side.passages, topic, f"《{side.title}》：")
 
     # -- the library --------------------------------------------------------------------------------------------
@@ -330,13 +339,12 @@ class Assistant:
         """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
         ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
         speech, so the chart costs the same as a question."""
-        topic = _text(topic, "topic")
+        topic = _text(topic, "topic", self.settings.max_question_chars)
         best: dict[str, float] = {}
-        with self._retrieve_lock:
-            found = self.retriever.retrieve(topic, k=depth)
-            for p in found.passages:
-                score = self.retriever.keyword.coverage(topic, f"{p.title}\n{p.text}")
-                best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
+        found = self.retriever.retrieve(topic, k=depth)
+        for p in found.passages:
+            score = self.retriever.keyword.coverage(found.question, f"{p.title}\n{p.text}")
+            best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
         return [
             {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year,
              "score": round(best.get(s.id, 0.0), 4)}
@@ -353,32 +361,47 @@ class Assistant:
         self.store.delete_speech(speech_id)
 
 
-def _text(value: str, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"the {name} is empty")
-    if len(value) > 2000:
-        raise ValueError(f"the {name} is too long ({len(value)} characters; at most 2000)")
-    return value.strip()
+# Characters that show nothing although Unicode calls them letters or symbols (fillers, the braille blank).
+_BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+YEARS = (1900, 2100)
+
+
+def _text(value: str, name: str, limit: int) -> str:
+    """The question or topic, stripped; ValueError when it is not text, shows nothing (blank, zero-width and
+    other invisible characters only), holds unpaired surrogates, or is over ``limit`` characters
+    (SPEECHES_MAX_QUESTION_CHARS)."""
+    if not isinstance(value, str):
+        raise ValueError(f"the {name} must be text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"the {name} holds invalid characters (unpaired UTF-16 surrogates)") from None
+    value = value.strip()
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANK_LOOKALIKES for c in value):
+        raise ValueError(f"the {name} is empty (nothing but blank or invisible characters)")
+    if len(value) > limit:
+        raise ValueError(f"the {name} is too long ({len(value)} characters; at most {limit}, "
+                         "SPEECHES_MAX_QUESTION_CHARS)")
+    return value
 
 
 def _years(years) -> tuple[int | None, int | None] | None:
     if years is None:
         return None
     low, high = years
-    return (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+    low, high = (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+    for year in (low, high):
+        if year is not None and not YEARS[0] <= year <= YEARS[1]:
+            raise ValueError(f"years must lie between {YEARS[0]} and {YEARS[1]}, not {year}")
+    return low, high
 
 
 def _is_refusal(text: str, language: str) -> bool:
     return any(marker in text for marker in phrase(language, "refusals")) and len(text) < 80
 
 
-def _said(result):
-    yield result.answer
-    yield result
-
-
-def _final(stream: Iterator):
-    last = None
-    for last in stream:
-        pass
-    return last
+def _said(result: Answer | Comparison, draft: Draft) -> Iterator[Event]:
+    """A result the code wrote whole (no model, nothing to check): its text streamed at once, then the result."""
+    result.answer, result.segments = draft.text, draft.blocks
+    yield Delta(result.answer)
+    yield Done(result)

@@ -6,17 +6,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
-
-@dataclass(frozen=True)
-class Queued:
-    """A stream item: the request waits its turn for the LLM; ``position`` 1 is next, ``waiting`` wait in all."""
-
-    position: int
-    waiting: int
-
-    def text(self) -> str:
-        return f"（排队中：您是第 {self.position} 位，共 {self.waiting} 人在等待本机模型……）"
+if TYPE_CHECKING:
+    from answer.segments import Block
 
 
 @dataclass(frozen=True)
@@ -42,6 +35,8 @@ class Citation:
 
 @dataclass
 class Answer:
+    kind: ClassVar[str] = "answer"  # its key in a stream's last line (answer/events.py)
+
     question: str  # as asked
     standalone_question: str  # after rewriting a follow-up with the conversation; == question otherwise
     answer: str
@@ -52,12 +47,14 @@ class Answer:
     dropped_markers: list[str] = field(default_factory=list)  # [n] markers that pointed at no passage
     backend: str = ""
     relevance: float = 0.0
+    segments: list[Block] = field(default_factory=list)  # the answer laid out: answer/segments.py
 
     def as_json(self) -> dict:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question,
             "answer": self.answer,
+            "segments": [b.as_json() for b in self.segments],
             "found": self.found,
             "citations": [c.as_json() for c in self.citations],
             "context": [c.as_json() for c in self.context],
@@ -88,6 +85,8 @@ class SpeechSide:
 
 @dataclass
 class Comparison:
+    kind: ClassVar[str] = "comparison"
+
     topic: str
     a: SpeechSide
     b: SpeechSide
@@ -97,11 +96,13 @@ class Comparison:
     unsupported_sentences: list[str] = field(default_factory=list)
     dropped_markers: list[str] = field(default_factory=list)
     backend: str = ""
+    segments: list[Block] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "topic": self.topic,
             "answer": self.answer,
+            "segments": [b.as_json() for b in self.segments],
             "found": self.found,
             "citations": [c.as_json() for c in self.citations],
             "unsupported_sentences": list(self.unsupported_sentences),

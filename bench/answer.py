@@ -31,14 +31,15 @@ SEED = ROOT.parent / "shared" / "speeches" / "seed"
 
 
 def timed_stream(stream) -> dict:
-    start, first, deltas, final = time.perf_counter(), None, 0, None
-    for item in stream:
-        if isinstance(item, str):
-            if first is None and item.strip():
+    from answer.events import Delta, Reply, follow
+
+    start, first, deltas, reply = time.perf_counter(), None, 0, Reply()
+    for reply in follow(stream):
+        if isinstance(reply.event, Delta):  # a token
+            if first is None and reply.text.strip():
                 first = time.perf_counter()
             deltas += 1
-        else:
-            final = item
+    final = reply.result
     end = time.perf_counter()
     first = first or end
     return {"ttft_s": first - start, "total_s": end - start, "tokens": deltas, "result": final,

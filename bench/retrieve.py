@@ -66,12 +66,15 @@ from ingest.embeddings import cached_embeddings  # noqa: E402
 from ingest.store import (  # noqa: E402
     _NO_VECTOR,
     EF_SEARCH,
+    PASSAGES,
+    SPEECHES,
     SpeechStore,
     _passage_meta,
-    connect,
     _record_meta,
+    connect,
     embedding_text,
     open_store,
+    passage_id,
 )
 from retriever.corpus import ingest_corpus, read_jsonl  # noqa: E402
 from retriever.keyword import KeywordIndex  # noqa: E402
@@ -147,7 +150,7 @@ class Filler:
         for record in stored:
             speech = record.to_speech(source.speech_text(record.id))
             passages = source.speech_passages(record.id)
-            vectors = source.embeddings.embed_documents([embedding_text(speech, p) for p in passages])  # cache hits
+            vectors = source._embeddings.embed_documents([embedding_text(speech, p) for p in passages])  # cache hits
             self.speeches.append((record, speech, passages, vectors))
         self.per_replica = sum(len(p) for _, _, p, _ in self.speeches)
         self.pool = np.asarray([v for _, _, _, vs in self.speeches for v in vs], dtype=np.float32)
@@ -193,13 +196,14 @@ class Filler:
 
     def _write(self, batch: list[tuple]) -> None:
         passages = [(record.version, speech, p, v) for record, speech, ps, vs in batch for p, v in zip(ps, vs)]
-        self.target.passages.add(
-            ids=[f"{speech.id}#{version}#{p.order}" for version, speech, p, _ in passages],
+        raw_passages, raw_speeches = raw(self.target, PASSAGES), raw(self.target, SPEECHES)
+        raw_passages.add(
+            ids=[passage_id(speech.id, version, p.order) for version, speech, p, _ in passages],
             documents=[p.text for _, _, p, _ in passages],
             embeddings=[v for _, _, _, v in passages],
             metadatas=[_passage_meta(speech, p, version) for version, speech, p, _ in passages],
         )
-        self.target.speeches.add(
+        raw_speeches.add(
             ids=[speech.id for _, speech, _, _ in batch],
             documents=[speech.text for _, speech, _, _ in batch],
             embeddings=[_NO_VECTOR] * len(batch),
@@ -211,6 +215,12 @@ class Filler:
         bump = getattr(self.target, "_bump", None)  # put_speech ends every write with a new library generation
         if bump is not None:
             bump()
+
+
+def raw(store: SpeechStore, name: str):
+    """The store's Chroma collection itself: the raw library calls ours are measured against, and the bulk writes
+    that fill a library fast (below SpeechStore on purpose)."""
+    return store._client.get_collection(name, embedding_function=None)
 
 
 def measure_size(
@@ -226,8 +236,9 @@ def measure_size(
     store = filler.target
     log(f"size {size:,}: filling the library ({filler.passages:,} passages so far)")
     build_ms, _ = timed(lambda: filler.fill(size))
-    passages = store.passages.count()
+    passages = store.passage_count()
     speeches = store.list_speeches()
+    chroma = raw(store, PASSAGES)
 
     keyword_dir = settings.data_dir / "keyword"
     shutil.rmtree(keyword_dir, ignore_errors=True)  # a full build at every size
@@ -249,7 +260,7 @@ def measure_size(
     log(f"size {size:,}: {len(questions)} questions ({mode}); {len(in_2020)} speeches in 2020")
     for question in questions[:WARMUP]:
         retriever.retrieve(question, k=5, mode=mode)
-        store.passages.query(query_embeddings=[store.embeddings.embed_query(question)], n_results=RAW_N_RESULTS)
+        chroma.query(query_embeddings=[store.embed_query(question)], n_results=RAW_N_RESULTS)
         index.search(question, RAW_N_RESULTS, None)
 
     n_results = min(RAW_N_RESULTS, passages)
@@ -262,17 +273,17 @@ def measure_size(
             log(f"size {size:,}: time budget spent after {number} of {len(questions)} questions")
             break
         samples["retrieve"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode))[0])
-        elapsed, vector = timed(lambda: store.embeddings.embed_query(question))
+        elapsed, vector = timed(lambda: store.embed_query(question))
         vectors.setdefault(question, vector)
         samples["embed"].append(elapsed)
-        samples["chroma"].append(timed(lambda: store.passages.query(query_embeddings=[vector], n_results=n_results))[0])
+        samples["chroma"].append(timed(lambda: chroma.query(query_embeddings=[vector], n_results=n_results))[0])
         samples["keyword"].append(timed(lambda: index.search(question, RAW_N_RESULTS, None))[0])
         samples["year"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode, filters=years_2020))[0])
         samples["ids"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode, filters=ten_ids))[0])
         one = rotation[number % len(rotation)]
         only = Filters(speech_ids=[one.id])
         samples["one"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode, filters=only))[0])
-        samples["chroma_one"].append(timed(lambda: store.passages.query(
+        samples["chroma_one"].append(timed(lambda: chroma.query(
             query_embeddings=[vector], n_results=min(RAW_N_RESULTS, max(1, one.passages)),
             where={"speech_id": {"$in": [one.id]}},
         ))[0])
@@ -368,7 +379,7 @@ def measure_recall(
                             **percentiles(latency)}
         log(f"recall: ef_search {ef}: {out['by_ef'][ef]}")
     SharedSystemClient.clear_system_cache()
-    filler.target = SpeechStore(connect(settings), store.embeddings, store.backend)  # back at EF_SEARCH
+    filler.target = SpeechStore(connect(settings), store._embeddings, store.backend)  # back at EF_SEARCH
     return out
 
 
@@ -452,7 +463,7 @@ def main() -> None:
             workdir = kept if kept is not None else Path(tmp) / "source"
             ingest_ms, source = timed(lambda: ingest_corpus(args.corpus, settings, workdir, progress=False))
         library = settings.model_copy(update={"data_dir": Path(tmp) / "library", "chroma_url": None})
-        target = open_store(library, source.embeddings)
+        target = open_store(library, source._embeddings)
         filler = Filler(source, target, per_speech=args.put_speech, jitter=args.jitter)
         log(f"source library: {filler.per_replica:,} passages in {len(filler.speeches)} speeches, "
             f"{ingest_ms / 1000:.1f} s")

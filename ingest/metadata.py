@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.occasion import read_occasion
-from ingest.readers import SUPPORTED_EXTENSIONS, SpeechFileError, read_speech_text
+from ingest.readers import SUPPORTED_EXTENSIONS, ReadLimits, SpeechFileError, read_speech_text
 from ingest.speech import Speech
 
 SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
@@ -51,12 +51,12 @@ def is_speech_file(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def load_speech(path: Path, taken_ids: set[str] | None = None) -> Speech:
-    """Read ``path`` into a ``Speech``; the id chosen is added to ``taken_ids``."""
+def load_speech(path: Path, taken_ids: set[str] | None = None, limits: ReadLimits | None = None) -> Speech:
+    """Read ``path`` into a ``Speech`` (within ``limits``); the id chosen is added to ``taken_ids``."""
     path = Path(path)
     sidecar = sidecar_path(path)
     fields = read_sidecar(sidecar) if sidecar else {}
-    speech_text = read_speech_text(path)
+    speech_text = read_speech_text(path, limits=limits)
     text = speech_text.text
     title = (fields.pop("title", None) or speech_text.heading or text.split("\n", 1)[0].strip())[:TITLE_MAX]
     date, year = _date_from(fields, sidecar) if sidecar else (None, None)

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ingest.chunking import split_passages
 from ingest.metadata import is_speech_file, load_speech, sidecar_path
-from ingest.readers import SpeechFileError
+from ingest.readers import ReadLimits, SpeechFileError
 from ingest.speech import Speech
 from ingest.store import SpeechStore, StoredSpeech, passage_version
 from settings import Settings
@@ -72,6 +72,7 @@ class Ingestor:
         self.store = store
         self.settings = settings
         self.chunking = f"{settings.chunk_size}/{settings.chunk_overlap}"
+        self.limits = ReadLimits.from_settings(settings)
         self.progress = progress
 
     def run(self, paths: Iterable[Path], *, prune: bool = False) -> IngestReport:
@@ -104,7 +105,7 @@ class Ingestor:
                 return
             if previous:
                 taken.discard(previous.id)  # a changed file keeps its id
-            speech = load_speech(path, taken)
+            speech = load_speech(path, taken, self.limits)
         except SpeechFileError as exc:
             report.failed.append((str(path), exc.reason))
             return

@@ -15,10 +15,20 @@ Listing the speeches costs a scan of every record (tens of ms at a few hundred s
 question. So every write also stores a new *generation* in a one-record ``library`` collection, after its commit;
 ``list_speeches()`` reads that record (about 1 ms) and serves its last listing while the generation is unchanged.
 This works across processes sharing a Chroma server: each one sees the others' generations.
+
+This module is the library's one boundary: nothing outside it touches a Chroma collection or knows the passage id
+format (``passage_id``/``split_passage_id``). The operations its users need are methods of ``SpeechStore``: the
+speeches (list, one record, its text), passages (nearest to a query vector, optionally within some speeches; by id;
+of one speech; in bulk), and the writes. A failure of Chroma itself or of the connection to a Chroma server
+(stopped, restarting, unreachable) raises ``StoreUnavailable``, whichever operation met it: callers answer "the
+library cannot be used right now" (the web app: 503) without knowing what Chroma raises. The chromadb HTTP client
+reconnects by itself on the next call, so it is a passing error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -30,6 +40,8 @@ from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 import chromadb
+import chromadb.errors
+import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
@@ -61,6 +73,20 @@ _READ_PAGE = 5000  # passages per Chroma get in bulk reads (capped by the client
 
 class StoreError(RuntimeError):
     """The store cannot be used as configured (unreachable server, mismatched embedding backend...)."""
+
+
+class StoreUnavailable(StoreError):
+    """Chroma failed, or the Chroma server could not be reached: a passing error (retry once it is back).
+    ``where`` is the server's URL or the on-disk database's folder; ``reason`` the failure's type."""
+
+    def __init__(self, where: str, reason: str, *, server: bool) -> None:
+        self.where, self.reason, self.server = where, reason, server
+        what = f"cannot reach the Chroma server at {where}" if server else f"the Chroma database at {where} failed"
+        super().__init__(f"{what} ({reason})")
+
+
+# What a Chroma call raises when the server is down or Chroma itself failed (not a bad argument: those are bugs).
+_UNAVAILABLE = (httpx.TransportError, ConnectionError, chromadb.errors.InternalError)
 
 
 class UnknownSpeechError(KeyError):
@@ -97,7 +123,23 @@ class StoredSpeech:
 
     def passage_ids(self) -> list[str]:
         """The ids of this version's passages, in order (orders run 0..passages-1)."""
-        return [f"{self.id}#{self.version}#{order}" for order in range(self.passages)]
+        return [passage_id(self.id, self.version, order) for order in range(self.passages)]
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage as stored, with the speech fields it carries: ``text == speech_text[start:end]``."""
+
+    id: str
+    speech_id: str
+    version: str
+    order: int
+    start: int
+    end: int
+    text: str
+    section: str | None
+    title: str
+    date: str | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +150,53 @@ class SpeechPassages:
     ids: list[str]
     texts: list[str] | None  # when asked for
     vectors: np.ndarray | None  # float32 (passages x dimension), when asked for
+
+
+def passage_id(speech_id: str, version: str, order: int) -> str:
+    """A passage's id: its speech, the speech version it belongs to (see the module doc), its order."""
+    return f"{speech_id}#{version}#{order}"
+
+
+def split_passage_id(pid: str) -> tuple[str, str, int]:
+    """(speech id, version, order) of a passage id. Speech ids may hold ``#``; versions and orders never do."""
+    speech_id, version, order = pid.rsplit("#", 2)
+    return speech_id, version, int(order)
+
+
+def _location(client: ClientAPI) -> tuple[str, bool]:
+    """(where the library is, whether that is a server), for messages."""
+    config = client.get_settings()
+    if config.chroma_server_host:
+        scheme = "https" if config.chroma_server_ssl_enabled else "http"
+        return f"{scheme}://{config.chroma_server_host}:{config.chroma_server_http_port}", True
+    return str(config.persist_directory), False
+
+
+@contextlib.contextmanager
+def _guard(where: str, server: bool) -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(where, type(exc).__name__, server=server) from exc
+
+
+class _Guarded:
+    """A Chroma collection whose calls raise ``StoreUnavailable`` where Chroma or the connection failed."""
+
+    def __init__(self, collection, where: str, server: bool) -> None:
+        self._collection, self._where, self._server = collection, where, server
+
+    def __getattr__(self, name: str):
+        value = getattr(self._collection, name)
+        if not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def call(*args, **kwargs):
+            with _guard(self._where, self._server):
+                return value(*args, **kwargs)
+
+        return call
 
 
 def connect(settings: Settings) -> ClientAPI:
@@ -124,7 +213,7 @@ def connect(settings: Settings) -> ClientAPI:
                 settings=chroma_settings,
             )
         except Exception as exc:  # chromadb raises plain ValueError/ConnectionError variants here
-            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+            raise StoreUnavailable(settings.chroma_url, f"{type(exc).__name__}: {exc}", server=True) from exc
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
@@ -140,20 +229,25 @@ def _clean(meta: dict) -> dict:
 
 
 class SpeechStore:
+    """The library: speech records and embedded passages in one Chroma (module doc). ``backend`` names the
+    embedding backend the passages were embedded with; ``embed_query`` embeds a question the same way."""
+
     def __init__(self, client: ClientAPI, embeddings: Embeddings, backend: str, dimension: int | None = None):
-        self.client = client
-        self.embeddings = embeddings
+        self._client = client
+        self._embeddings = embeddings
         self.backend = backend
-        self.speeches = _speeches_collection(client)
-        self.library = client.get_or_create_collection(LIBRARY, embedding_function=None)
-        self.passages = self._open_passages(dimension)
-        self.max_batch = client.get_max_batch_size()
+        where, server = _location(client)
+        with _guard(where, server):
+            self._speeches = _Guarded(_speeches_collection(client), where, server)
+            self._library = _Guarded(client.get_or_create_collection(LIBRARY, embedding_function=None), where, server)
+            self._passages = _Guarded(self._open_passages(dimension), where, server)
+            self.max_batch = client.get_max_batch_size()
         self._listing: tuple[str, list[StoredSpeech]] | None = None
 
     def _open_passages(self, dimension: int | None):
-        existing = {c.name for c in self.client.list_collections()}
+        existing = {c.name for c in self._client.list_collections()}
         if PASSAGES in existing:
-            col = self.client.get_collection(PASSAGES, embedding_function=None)
+            col = self._client.get_collection(PASSAGES, embedding_function=None)
             stored = (col.metadata or {}).get("embedding_backend")
             if stored != self.backend:
                 raise StoreError(
@@ -164,8 +258,8 @@ class SpeechStore:
             _configure_hnsw(col, _PASSAGES_HNSW)
             return col
         if dimension is None:
-            dimension = len(self.embeddings.embed_query("维度"))
-        return self.client.create_collection(
+            dimension = len(self._embeddings.embed_query("维度"))
+        return self._client.create_collection(
             PASSAGES,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine", "ef_construction": 200, **_PASSAGES_HNSW}},
@@ -176,6 +270,11 @@ class SpeechStore:
     def reset_passages(cls, client: ClientAPI) -> None:
         """Drop every passage (for --reindex). The speech records and their texts stay, marked for re-embedding
         (``needing_reindex``), so a reindex killed half-way resumes on the next run."""
+        with _guard(*_location(client)):
+            cls._reset_passages(client)
+
+    @staticmethod
+    def _reset_passages(client: ClientAPI) -> None:
         if PASSAGES in {c.name for c in client.list_collections()}:
             client.delete_collection(PASSAGES)
         speeches = _speeches_collection(client)
@@ -188,8 +287,41 @@ class SpeechStore:
 
     # -- reading -----------------------------------------------------------------------------------------------
 
+    def embed_query(self, text: str) -> list[float]:
+        """``text`` embedded as a query, by the backend that embedded the passages."""
+        return self._embeddings.embed_query(text)
+
+    def nearest_passages(
+        self, vector: Sequence[float], n: int, speech_ids: Iterable[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``n`` passages nearest ``vector`` (within ``speech_ids`` when given) as (passage id, cosine
+        similarity), best first; Chroma's approximate (HNSW) search. Passages of every stored version come back:
+        readers keep those of a speech's current version (``split_passage_id``)."""
+        where = None if speech_ids is None else {"speech_id": {"$in": sorted(speech_ids)}}
+        found = self._passages.query(query_embeddings=[list(vector)], n_results=n, where=where,
+                                     include=["distances"])
+        # the collection's space is cosine: Chroma's distance is 1 - cosine similarity
+        return [(pid, 1.0 - distance) for pid, distance in zip(found["ids"][0], found["distances"][0])]
+
+    def passages_by_id(self, ids: Sequence[str]) -> dict[str, StoredPassage]:
+        """The passages of these ids that exist (a missing one is left out), by id."""
+        found: dict[str, StoredPassage] = {}
+        for batch in _batches(list(ids), self.max_batch):
+            got = self._passages.get(ids=list(batch), include=["metadatas", "documents"])
+            for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"]):
+                found[pid] = StoredPassage(
+                    id=pid, speech_id=meta["speech_id"], version=meta["version"], order=meta["order"],
+                    start=meta["start"], end=meta["end"], text=doc, section=meta.get("section"),
+                    title=meta.get("title", ""), date=meta.get("date"),
+                )
+        return found
+
+    def passage_count(self) -> int:
+        """Passages stored, of every version (one more than the speeches' current ones while a write runs)."""
+        return self._passages.count()
+
     def generation(self) -> str:
-        got = self.library.get(ids=["state"], include=["metadatas"])
+        got = self._library.get(ids=["state"], include=["metadatas"])
         return got["metadatas"][0]["generation"] if got["ids"] else ""
 
     def list_speeches(self) -> list[StoredSpeech]:
@@ -201,7 +333,7 @@ class SpeechStore:
             # Pages, not one get: at 15k speeches a single get took ~250 MB more memory on every call (Chroma
             # kept it), pages of 2,000 ~150 MB once. A record deleted while paging may shift one out of this
             # listing; the deletion bumped the generation, so the next call lists again.
-            got = self.speeches.get(include=["metadatas"], limit=_LIST_PAGE, offset=offset)
+            got = self._speeches.get(include=["metadatas"], limit=_LIST_PAGE, offset=offset)
             records.update((i, _stored(i, m)) for i, m in zip(got["ids"], got["metadatas"]))
             if len(got["ids"]) < _LIST_PAGE:
                 break
@@ -210,27 +342,27 @@ class SpeechStore:
         return list(listing)
 
     def _bump(self) -> None:
-        self.library.upsert(ids=["state"], embeddings=[_NO_VECTOR], metadatas=[{"generation": uuid.uuid4().hex}])
+        self._library.upsert(ids=["state"], embeddings=[_NO_VECTOR], metadatas=[{"generation": uuid.uuid4().hex}])
 
     def get_speech(self, speech_id: str) -> StoredSpeech:
-        got = self.speeches.get(ids=[speech_id], include=["metadatas"])
+        got = self._speeches.get(ids=[speech_id], include=["metadatas"])
         if not got["ids"] or not got["metadatas"][0].get("version"):
             raise UnknownSpeechError(speech_id)
         return _stored(speech_id, got["metadatas"][0])
 
     def speech_text(self, speech_id: str) -> str:
-        got = self.speeches.get(ids=[speech_id], include=["documents", "metadatas"])
+        got = self._speeches.get(ids=[speech_id], include=["documents", "metadatas"])
         if not got["ids"] or not got["metadatas"][0].get("version"):
             raise UnknownSpeechError(speech_id)
         return got["documents"][0]
 
     def needing_reindex(self) -> list[Speech]:
-        got = self.speeches.get(where={"pending": REINDEX}, include=["metadatas", "documents"])
+        got = self._speeches.get(where={"pending": REINDEX}, include=["metadatas", "documents"])
         return [_stored(i, m).to_speech(doc) for i, m, doc in zip(got["ids"], got["metadatas"], got["documents"])]
 
     def speech_passages(self, speech_id: str) -> list[Passage]:
         record = self.get_speech(speech_id)
-        got = self.passages.get(
+        got = self._passages.get(
             where={"$and": [{"speech_id": speech_id}, {"version": record.version}]}, include=["documents", "metadatas"]
         )
         passages = [
@@ -267,7 +399,7 @@ class SpeechStore:
         docs: list[str] = []
         vectors: list[np.ndarray] = []
         for part_ids in _batches(ids, self.max_batch):  # one speech alone may be larger than a page
-            part = self.passages.get(ids=list(part_ids), include=include)
+            part = self._passages.get(ids=list(part_ids), include=include)
             got_ids.extend(part["ids"])
             if "documents" in include:
                 docs.extend(part["documents"])
@@ -291,7 +423,7 @@ class SpeechStore:
         """Speech id -> the version its record holds now (speeches being deleted or not yet committed: absent)."""
         out: dict[str, str] = {}
         for batch in _batches(list(speech_ids), self.max_batch):
-            got = self.speeches.get(ids=list(batch), include=["metadatas"])
+            got = self._speeches.get(ids=list(batch), include=["metadatas"])
             out.update((i, m.get("version", "")) for i, m in zip(got["ids"], got["metadatas"]) if m.get("version"))
         return out
 
@@ -308,52 +440,52 @@ class SpeechStore:
         progress: Callable[[int], None] = lambda n: None,
     ) -> None:
         """Store ``speech`` with ``passages``, replacing whatever version of it was there (see module doc)."""
-        previous = self.speeches.get(ids=[speech.id], include=["metadatas"])
+        previous = self._speeches.get(ids=[speech.id], include=["metadatas"])
         if previous["ids"]:
-            self.speeches.update(ids=[speech.id], metadatas=[{"pending": version}])
+            self._speeches.update(ids=[speech.id], metadatas=[{"pending": version}])
         else:
-            self.speeches.add(
+            self._speeches.add(
                 ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR],
                 metadatas=[{"version": "", "pending": version, "title": speech.title}],
             )
         for batch in _batches(passages, _EMBED_BATCH):
-            vectors = self.embeddings.embed_documents([embedding_text(speech, p) for p in batch])
-            self.passages.upsert(
-                ids=[f"{speech.id}#{version}#{p.order}" for p in batch],
+            vectors = self._embeddings.embed_documents([embedding_text(speech, p) for p in batch])
+            self._passages.upsert(
+                ids=[passage_id(speech.id, version, p.order) for p in batch],
                 documents=[p.text for p in batch],
                 embeddings=vectors,
                 metadatas=[_passage_meta(speech, p, version) for p in batch],
             )
             progress(len(batch))
         record = _record_meta(speech, len(passages), version, chunking, file_sha256)
-        self.speeches.upsert(
+        self._speeches.upsert(
             ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR], metadatas=[{**record, "pending": version}]
         )
         self._bump()
         if previous["ids"]:  # a speech with no record has no passages but ours (its record came before them)
             self._drop_other_versions(speech.id, version)
-        self.speeches.update(ids=[speech.id], metadatas=[{"pending": ""}])
+        self._speeches.update(ids=[speech.id], metadatas=[{"pending": ""}])
 
     def delete_speech(self, speech_id: str) -> None:
         self.get_speech(speech_id)  # raises UnknownSpeechError
-        self.speeches.update(ids=[speech_id], metadatas=[{"version": "", "pending": "delete"}])
+        self._speeches.update(ids=[speech_id], metadatas=[{"version": "", "pending": "delete"}])
         self._bump()
         self._drop_other_versions(speech_id, "")
-        self.speeches.delete(ids=[speech_id])
+        self._speeches.delete(ids=[speech_id])
 
     def repair(self) -> list[str]:
         """Finish or undo every interrupted write; returns the ids of the speeches it touched."""
-        got = self.speeches.get(where={"pending": {"$nin": ["", REINDEX]}}, include=["metadatas"])
+        got = self._speeches.get(where={"pending": {"$nin": ["", REINDEX]}}, include=["metadatas"])
         for speech_id, meta in zip(got["ids"], got["metadatas"]):
             version = meta.get("version", "")
             self._drop_other_versions(speech_id, version)
             if version:
                 # A speech interrupted while being re-embedded for --reindex has no passages left: re-embed it.
-                kept = self.passages.get(where={"$and": [{"speech_id": speech_id}, {"version": version}]}, limit=1)
+                kept = self._passages.get(where={"$and": [{"speech_id": speech_id}, {"version": version}]}, limit=1)
                 lost = meta.get("passages", 0) > 0 and not kept["ids"]
-                self.speeches.update(ids=[speech_id], metadatas=[{"pending": REINDEX if lost else ""}])
+                self._speeches.update(ids=[speech_id], metadatas=[{"pending": REINDEX if lost else ""}])
             else:
-                self.speeches.delete(ids=[speech_id])
+                self._speeches.delete(ids=[speech_id])
             log.info("repaired interrupted write of speech %s", speech_id)
         if got["ids"]:
             self._bump()
@@ -361,8 +493,8 @@ class SpeechStore:
 
     def _drop_other_versions(self, speech_id: str, keep: str) -> None:
         where = {"$and": [{"speech_id": speech_id}, {"version": {"$ne": keep}}]} if keep else {"speech_id": speech_id}
-        while ids := self.passages.get(where=where, include=[], limit=self.max_batch)["ids"]:
-            self.passages.delete(ids=ids)
+        while ids := self._passages.get(where=where, include=[], limit=self.max_batch)["ids"]:
+            self._passages.delete(ids=ids)
 
 
 def _speeches_collection(client: ClientAPI):

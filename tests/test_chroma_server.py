@@ -43,7 +43,7 @@ def _ids(result):
 def test_server_library_retrieves_like_the_disk_one_and_stays_in_sync(tmp_path, library, chroma_server):
     embeddings = FakeEmbeddings()
     (disk, on_disk), (server, on_server) = _libraries(tmp_path, chroma_server, embeddings)
-    assert on_server.client.heartbeat() and not (tmp_path / "server" / "chroma").exists()
+    assert on_server._client.heartbeat() and not (tmp_path / "server" / "chroma").exists()
     for settings, store in ((disk, on_disk), (server, on_server)):
         report = ingest(store, settings, library)
         assert not report.failed
@@ -74,7 +74,7 @@ def test_server_library_retrieves_like_the_disk_one_and_stays_in_sync(tmp_path, 
     for retriever in (from_server, other):
         assert all(p.speech_id != CITY for p in retriever.retrieve("双核联动", k=10).passages)
         assert retriever.keyword.speech_ids() == {s.id for s in on_server.list_speeches()}
-        assert len(retriever.keyword) == on_server.passages.count()
+        assert len(retriever.keyword) == on_server.passage_count()
 
 
 def test_real_model_on_the_server_finds_what_it_finds_on_disk(tmp_path, chroma_server):
@@ -97,3 +97,34 @@ def test_real_model_on_the_server_finds_what_it_finds_on_disk(tmp_path, chroma_s
         dense_b = from_server.retrieve(question, k=5, mode="dense")
         assert _ids(dense_a) == _ids(dense_b)
         assert [p.score for p in dense_a.passages] == pytest.approx([p.score for p in dense_b.passages], abs=1e-5)
+
+
+def test_a_stopped_server_is_store_unavailable_at_every_operation_then_recovers(tmp_path, fake_embeddings):
+    """The store turns Chroma's transport failures into one StoreUnavailable naming the server (the web app maps it
+    to 503, tests/reliability/test_faults_chroma.py), and works again once the server is back."""
+    from conftest import SAMPLES, ChromaServer
+
+    from ingest.speech import Passage, Speech
+    from ingest.store import StoreUnavailable
+
+    with ChromaServer(tmp_path / "db", tmp_path / "chroma.log") as server:
+        settings = Settings(data_dir=tmp_path / "data", embedding="fake", chroma_url=server.url, _env_file=None)
+        store = open_store(settings, fake_embeddings)
+        ingest(store, settings, SAMPLES)
+        listed = store.list_speeches()
+        vector = store.embed_query("生态环境")
+        ids = [pid for pid, _ in store.nearest_passages(vector, 3)]
+        server.stop()
+        speech = Speech("new", "新讲话", "同志们：今天开会。", "/x.txt")
+        for operation in (store.generation, store.list_speeches, lambda: store.get_speech(listed[0].id),
+                          lambda: store.nearest_passages(vector, 3, [listed[0].id]), lambda: store.passages_by_id(ids),
+                          lambda: list(store.current_passages(listed)), store.passage_count,
+                          lambda: store.put_speech(speech, [Passage("new", 0, 0, 9, "同志们：今天开会。")],
+                                                   version="v", chunking="c", file_sha256=""),
+                          lambda: store.delete_speech(listed[0].id), lambda: open_store(settings, fake_embeddings)):
+            with pytest.raises(StoreUnavailable) as raised:
+                operation()
+            assert raised.value.server and raised.value.where == server.url and server.url in str(raised.value)
+        server.start()
+        assert [s.id for s in store.list_speeches()] == [s.id for s in listed]
+        assert [pid for pid, _ in store.nearest_passages(vector, 3)] == ids

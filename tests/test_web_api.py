@@ -176,6 +176,9 @@ def test_embed_page_widget_script_and_styles_are_served_from_the_repo(client):
     embed = client.get("/embed")
     assert embed.status_code == 200 and embed.headers["content-type"].startswith("text/html")
     assert 'src="app-static/embed.js"' in embed.text  # relative: works under a root path
+    config = json.loads(embed.text.split('<script type="application/json" id="embed-config">')[1].split("</script>")[0])
+    assert config == {"flagged_title": render.FLAGGED_TITLE, "flagged_note": render.FLAGGED_NOTE,
+                      "snippet_chars": render.SNIPPET_CHARS}  # the page's texts and lengths, defined once
     widget = client.get("/widget.js")
     assert widget.headers["content-type"].startswith("text/javascript")
     assert widget.text == (STATIC / "widget.js").read_text(encoding="utf-8")
@@ -184,9 +187,9 @@ def test_embed_page_widget_script_and_styles_are_served_from_the_repo(client):
         assert client.get(f"/app-static/{name}").status_code == 200
 
 
-def test_no_static_file_loads_anything_from_the_internet():
+def test_no_static_file_or_template_loads_anything_from_the_internet():
     url = re.compile(r"https?://[^\s'\"<>)]+")
-    for path in Path(STATIC).iterdir():
+    for path in [*Path(STATIC).iterdir(), *(Path(STATIC).parent / "templates").iterdir()]:
         found = [u for u in url.findall(path.read_text(encoding="utf-8")) if u != "http://www.w3.org/2000/svg"
                  and "intranet" not in u]
         assert not found, f"{path.name} refers to {found}"

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web_fakes import CITY, FakeAssistant
 
+from answer.segments import parse
 from settings import Settings
 from web import render
 from web.security import frame_ancestors_policy
@@ -48,16 +49,18 @@ def test_a_frame_ancestors_value_that_is_not_a_source_list_is_refused(value):
 # -- the shared token -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/embed", "/docs", "/openapi.json", "/api/speeches", "/config",
-                                  "/gradio_api/info", "/app-static/embed.js"])
-def test_with_a_token_set_nothing_but_the_widget_files_is_served_without_it(tmp_path, path):
+@pytest.mark.parametrize("path", ["/", "/docs", "/openapi.json", "/api/speeches", "/config", "/gradio_api/info",
+                                  "/app-static/ui.js", "/app-static/docs.js"])
+def test_with_a_token_set_nothing_but_the_static_widget_and_embed_shell_is_served_without_it(tmp_path, path):
     client = make_client(tmp_path, access_token=TOKEN)
     response = client.get(path)
     assert response.status_code == 401
     assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
     assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}-wrong"}).status_code == 401
     assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-    assert client.get("/widget.js").status_code == 200 and client.get("/widget.css").status_code == 200
+    for public in ("/widget.js", "/widget.css", "/embed", "/app-static/embed.js", "/app-static/embed.css"):
+        assert client.get(public).status_code == 200, public
+    assert "在全市经济工作会议上的讲话" not in client.get("/embed").text  # a shell: its data comes from the API
 
 
 def test_the_api_refusal_is_json(tmp_path):
@@ -68,7 +71,7 @@ def test_the_api_refusal_is_json(tmp_path):
 def test_a_token_in_the_url_sets_a_cookie_that_carries_the_next_requests(tmp_path):
     client = make_client(tmp_path, access_token=TOKEN)
     first = client.get(f"/?token={TOKEN}")
-    assert first.status_code == 200
+    assert first.status_code == 303 and first.headers["location"] == "/"  # the token leaves the address bar
     cookie = first.headers["set-cookie"]
     assert cookie.startswith("speeches_token=") and "HttpOnly" in cookie and "Path=/" in cookie
     assert client.get("/config").status_code == 200  # the cookie, not the URL
@@ -79,8 +82,9 @@ def test_a_token_in_the_url_sets_a_cookie_that_carries_the_next_requests(tmp_pat
 def test_the_cookie_is_scoped_to_the_root_path(tmp_path):
     client = make_client(tmp_path, access_token=TOKEN, root_path="/speeches")
     client.app_root_path = "/speeches"
-    response = TestClient(client.app, root_path="/speeches").get(f"/speeches/embed?token={TOKEN}")
-    assert response.status_code == 200
+    response = TestClient(client.app, root_path="/speeches", follow_redirects=False).get(
+        f"/speeches/embed?token={TOKEN}")
+    assert response.status_code == 303 and response.headers["location"] == "/speeches/embed"
     assert "Path=/speeches;" in response.headers["set-cookie"]
 
 
@@ -183,10 +187,14 @@ def test_each_upload_gets_its_own_result(tmp_path):
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>[点击](javascript:alert(3)) **粗体** & \"引号\""
 
 
+def segments(text, labels, flagged=()):
+    return [block.as_json() for block in parse(text, labels, flagged)]
+
+
 def test_answers_are_escaped_and_only_our_chips_are_markup():
     cited = {"label": "1", "speech_id": 'a"b:c', "title": "<b>标题</b>", "date": None, "start": 3, "end": 9,
              "text": "x"}
-    html = render.answer_html(f"第一句{HOSTILE}。[1]\n- 要点二[7]", [cited], [])
+    html = render.answer_html(segments(f"第一句{HOSTILE}。[1]\n- 要点二[7]", {"1"}), [cited], [])
     assert "<script" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "**粗体**" in html
     assert html.count('class="cite-chip"') == 1 and "[7]" in html  # an unknown label stays text
@@ -201,7 +209,7 @@ def test_sources_name_the_other_speeches_holding_a_text_escaped():
     html = render.sources_html([cited])
     assert "同样的文字也见于 2 篇" in html and "<img" not in html and "&lt;img src=x" in html
     assert render.sources_html([{**cited, "also_in": []}]).count("也见于") == 0
-    assert "（同样的文字也见于：b、<img" in render.answer_markdown({"answer": "x", "citations": [cited]})
+    assert "（同样的文字也见于：b、\\<img src=x onerror=alert(1)\\>" in render.answer_markdown({"citations": [cited]})
 
 @pytest.mark.parametrize("href", ["#cite:x:1", "#cite:x:a:b:1", "#cite::1:2:1", "#cite:x:5:2:1", "javascript:x"])
 def test_bad_citation_links_are_refused(href):
@@ -210,12 +218,13 @@ def test_bad_citation_links_are_refused(href):
 
 
 def test_sentences_the_citation_check_flagged_are_marked():
-    html = render.answer_html("目标是5%左右。[1]目标是9%。[1]", [{"label": "1", "speech_id": CITY, "start": 0,
-                                                                "end": 3}], ["目标是9%。[1]"])
+    flagged = ["目标是9%。[1]"]
+    html = render.answer_html(segments("目标是5%左右。[1]目标是9%。[1]", {"1"}, flagged),
+                              [{"label": "1", "speech_id": CITY, "start": 0, "end": 3}], flagged)
     assert html.count('class="flagged"') == 1
     flagged = html.split('class="flagged"')[1].split("</span>")[0]
     assert "9%" in flagged and "5%" not in flagged and 'class="cite-chip"' in flagged
-    assert "⚠" in html and "1 句话未通过引用核对" in render.flagged_note(["目标是9%。[1]"])
+    assert "⚠" in html and "1 句话未通过引用核对" in html and render.flagged_note(0) == ""
 
 
 def test_speech_html_escapes_and_highlights_overlapping_passages():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from answer.events import Delta, Done, collect
+from answer.segments import parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from ingest.pipeline import IngestReport
 from ingest.store import StoredSpeech, UnknownSpeechError
@@ -62,8 +64,9 @@ class FakeAssistant:
     def answer(self, question: str) -> Answer:
         first = citation("1", CITY, "今年全市经济增长的预期目标是5%左右。")
         second = citation("2", COUNTY, "今年全县地区生产总值增长6%左右。")
-        return Answer(question, question, "今年全市经济增长的预期目标是5%左右。[1]", True, [first],
-                      [first, second], [], [], "fake", 0.8)
+        text = "今年全市经济增长的预期目标是5%左右。[1]"
+        return Answer(question, question, text, True, [first], [first, second], [], [], "fake", 0.8,
+                      segments=parse(text, {"1", "2"}))
 
     def ask_stream(self, question, history=None, speech_ids=None, years=None):
         self.calls.append(("ask", question, history, speech_ids, years))
@@ -73,23 +76,23 @@ class FakeAssistant:
             self.store.get_speech(speech_id)
         if years and years[0] and years[1] and years[0] > years[1]:
             raise ValueError(f"year range is reversed: {years[0]} > {years[1]}")
-        yield "今年全市经济增长的预期目标是"
+        yield Delta("今年全市经济增长的预期目标是")
         if self.error:
             raise self.error
-        yield "5%左右。[1]"
-        yield self.answer(question)
+        yield Delta("5%左右。[1]")
+        yield Done(self.answer(question))
 
     def ask(self, question, history=None, speech_ids=None, years=None) -> Answer:
-        *_, last = self.ask_stream(question, history, speech_ids, years)
-        return last
+        return collect(self.ask_stream(question, history, speech_ids, years)).result
 
     def comparison(self, speech_a: str, speech_b: str, topic: str) -> Comparison:
         a = SpeechSide("A", speech_a, TITLES[speech_a], DATES[speech_a], True,
                        [citation("A1", speech_a, TEXTS[speech_a].splitlines()[2])])
         b = SpeechSide("B", speech_b, TITLES[speech_b], DATES[speech_b], True,
                        [citation("B1", speech_b, TEXTS[speech_b].splitlines()[2])])
-        return Comparison(topic, a, b, "各自的论述：A 定了目标[A1]；B 也定了目标[B1]。", True,
-                          [a.passages[0], b.passages[0]], [], [], "fake")
+        text = "各自的论述：A 定了目标[A1]；B 也定了目标[B1]。"
+        return Comparison(topic, a, b, text, True, [a.passages[0], b.passages[0]], [], [], "fake",
+                          segments=parse(text, {"A1", "B1"}))
 
     def compare_stream(self, speech_a, speech_b, topic):
         self.calls.append(("compare", speech_a, speech_b, topic))
@@ -97,16 +100,15 @@ class FakeAssistant:
             raise ValueError("the topic is empty")
         self.store.get_speech(speech_a)
         self.store.get_speech(speech_b)
-        yield "各自的论述："
+        yield Delta("各自的论述：")
         if self.error:
             raise self.error
         result = self.comparison(speech_a, speech_b, topic)
-        yield result.answer[len("各自的论述："):]
-        yield result
+        yield Delta(result.answer[len("各自的论述："):])
+        yield Done(result)
 
     def compare(self, speech_a, speech_b, topic) -> Comparison:
-        *_, last = self.compare_stream(speech_a, speech_b, topic)
-        return last
+        return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
     def topic_strength(self, topic: str) -> list[dict]:
         return [{"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "score": 0.5}

@@ -1,37 +1,61 @@
 """HTML and Markdown for answers, citations, speeches and the topic chart.
 
-Speech text, titles and answers are data, never markup: every piece of them goes through ``html.escape`` here, and
-the only tags in the output are our own. Answers are shown as plain paragraphs and bullet lines (no Markdown
-emphasis: speeches mask names with ``*``, and a quote must read exactly as spoken).
+The HTML comes from the Jinja2 templates in ``web/templates/`` with autoescaping on: speech text, titles and answers
+are data, never markup, and the only tags in the output are the templates' own. An answer is drawn from its
+``segments`` (answer/segments.py), never by parsing its text, so a "[1]" quoted from a speech stays text; answers are
+shown as plain paragraphs and bullet lines (no Markdown emphasis: speeches mask names with ``*``, and a quote must
+read exactly as spoken). The embed page (web/static/embed.js) maps the same segments to DOM nodes, with the texts
+and lengths defined here (``embed_page``).
+
+What goes into the Gradio Chatbot is one line of HTML: its Markdown renderer leaves an HTML block alone until a
+blank line, so no newline from the data may end it (``_one_line``). LaTeX is off in the Chatbot (web/ui.py).
 
 Citation chips are links whose fragment names what they open, so they survive the Chatbot's HTML sanitiser (it keeps
 ``href`` but drops ``data-`` attributes):
 - ``#cite:SPEECH_ID:START:END:LABEL`` (ids and labels URL-quoted): the chat opens the passage inside its speech;
 - ``#cmp-LABEL``: the comparison scrolls to the passage highlighted in its speech column.
+
+The Markdown export escapes every character of the data that Markdown could read as syntax (``md_escape``): raw
+HTML, links (``javascript:`` ones included) and images (remote ones included) cannot be formed from a speech, an
+answer or a question, and everything reads as it was written.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from urllib.parse import quote, unquote
 
-# The answer chain's own citation markers ([1], [A2], [1, 3], full-width forms), so chips match what it resolved.
-from answer.citations import LABEL, MARKER
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.、)）])\s+")
+from answer.segments import ITEM, parse
+
 CITE_PREFIX = "#cite:"
 JUMP_PREFIX = "#cmp-"
-SNIPPET_CHARS = 90
-
-
-def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+SNIPPET_CHARS = 90  # opening characters of a cited passage shown under an answer
+FLAGGED_TITLE = "引用核对未通过：所引材料不支持这句话"
+FLAGGED_NOTE = "{n} 句话未通过引用核对（已标出）：所引的讲话原文不支持它们，请核对原文。"
 
 
 def speech_label(title: str, date: str | None) -> str:
     return f"《{title}》" + (f"（{date}）" if date else "")
+
+
+def snippet(text: str) -> str:
+    words = " ".join(str(text or "").split())
+    return words if len(words) <= SNIPPET_CHARS else words[:SNIPPET_CHARS] + "…"
+
+
+def flagged_note(count: int) -> str:
+    """The line under an answer with flagged sentences (empty when none)."""
+    return FLAGGED_NOTE.format(n=count) if count else ""
+
+
+def embed_page() -> str:
+    """The embed page (web/templates/embed.html) with what it draws with, defined here, as JSON data in it."""
+    config = {"flagged_title": FLAGGED_TITLE, "flagged_note": FLAGGED_NOTE, "snippet_chars": SNIPPET_CHARS}
+    return _ENV.get_template("embed.html").render(config=config)
 
 
 # -- citation chips --------------------------------------------------------------------------------------------
@@ -55,152 +79,140 @@ def parse_cite_href(href: str) -> tuple[str, int, int, str]:
     return speech_id, start, end, label
 
 
-def chip(label: str, citation: Mapping | None, link: str) -> str:
-    """A clickable chip for ``label``; a label with no citation stays plain text."""
-    if citation is None:
-        return esc(f"[{label}]")
-    href = cite_href(citation) if link == "cite" else f"{JUMP_PREFIX}{quote(label, safe='')}"
-    title = speech_label(citation.get("title") or citation["speech_id"], citation.get("date"))
-    return f'<a class="cite-chip" href="{esc(href)}" title="{esc(title)}">{esc(label)}</a>'
+def _chip_href(citation: Mapping, label: str, link: str) -> str:
+    return cite_href(citation) if link == "cite" else f"{JUMP_PREFIX}{quote(label, safe='')}"
+
+
+_ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True,
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+_ENV.globals.update(chip_href=_chip_href, speech_label=speech_label, snippet=snippet, flagged_title=FLAGGED_TITLE)
+_ENV.filters["clamp"] = lambda value: max(0.0, min(1.0, float(value)))
+_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")  # the templates' own line breaks (data never holds a bare ">")
+
+
+def _render(template: str, **values) -> str:
+    html = _ENV.get_template(template).render(**values)
+    return html if template == "speech.html" else _BETWEEN_TAGS.sub("><", html).strip()  # a speech's own breaks stay
+
+
+def _note(name: str, *args) -> str:
+    return str(getattr(_ENV.get_template("notes.html").module, name)(*args))
+
+
+def _one_line(html: str) -> str:
+    """For the Chatbot: no line break at all, so its Markdown renderer never leaves our HTML block."""
+    return " ".join(html.splitlines())
 
 
 # -- answers ---------------------------------------------------------------------------------------------------
 
 
-def _flagged_ranges(text: str, sentences: Iterable[str]) -> list[tuple[int, int]]:
-    ranges = []
-    for sentence in sentences:
-        sentence = sentence.strip()
-        at = text.find(sentence) if sentence else -1
-        if at >= 0:
-            ranges.append((at, at + len(sentence)))
-    return ranges
-
-
-def _inline(text: str, lo: int, hi: int, flagged: Sequence[tuple[int, int]], cited: Mapping[str, Mapping],
-            link: str) -> str:
-    """``text[lo:hi]`` as HTML: escaped, markers as chips, flagged sentences marked."""
-    markers = {m.start(): m for m in MARKER.finditer(text, lo, hi)} if cited is not None else {}
-    cuts = {lo, hi}
-    for start, end in flagged:
-        cuts.update(p for p in (start, end) if lo < p < hi)
-    for m in markers.values():
-        cuts.update((m.start(), m.end()))
-    points = sorted(cuts)
-    out: list[str] = []
-    run: list[str] = []  # the pieces of the flagged sentence being built
-    for p, q in zip(points, points[1:]):
-        if p in markers and markers[p].end() == q:
-            piece = "".join(chip(label, cited.get(label), link) for label in LABEL.findall(markers[p].group(1)))
+def _layout(segments: Sequence[Mapping]) -> list[dict]:
+    """Segments as the answer template walks them: runs of paragraphs and lists; each block's runs grouped by the
+    flagged sentence they belong to."""
+    layout: list[dict] = []
+    for block in segments:
+        groups: list[dict] = []
+        for run in block["runs"]:
+            flag = run.get("flag")
+            if groups and groups[-1]["flag"] == flag:
+                groups[-1]["runs"].append(run)
+            else:
+                groups.append({"flag": flag, "runs": [run]})
+        is_list = block["kind"] == ITEM
+        if layout and layout[-1]["list"] == is_list:
+            layout[-1]["blocks"].append(groups)
         else:
-            piece = esc(text[p:q])
-        if not any(start <= p and q <= end for start, end in flagged):
-            out.append(piece)
-            continue
-        run.append(piece)
-        if any(end == q for _, end in flagged) or q == hi:
-            out.append('<span class="flagged" title="引用核对未通过：所引材料不支持这句话">' + "".join(run) + "</span>")
-            if any(end == q for _, end in flagged):
-                out.append('<span class="flag-icon" aria-hidden="true">⚠</span>')
-            run = []
-    return "".join(out)
+            layout.append({"list": is_list, "blocks": [groups]})
+    return layout
 
 
-def answer_html(text: str, citations: Sequence[Mapping] | None = None, unsupported: Iterable[str] = (), *,
-                link: str = "cite", streaming: bool = False, css_class: str = "answer") -> str:
-    """An answer as one line of HTML: paragraphs and bullet lists; ``[n]`` markers become chips when ``citations``
-    are given (None while streaming: markers stay text); sentences in ``unsupported`` are marked."""
-    text = text or ""
-    cited = None if citations is None else {str(c["label"]): c for c in citations}
-    flagged = _flagged_ranges(text, unsupported)
-    blocks: list[str] = []
-    items: list[str] = []
-    offset = 0
-    for line in text.split("\n"):
-        lo, hi = offset, offset + len(line)
-        offset = hi + 1
-        bullet = _BULLET.match(line)
-        if not line.strip():
-            if items:
-                blocks.append("<ul>" + "".join(items) + "</ul>")
-                items = []
-            continue
-        if bullet:
-            items.append(f"<li>{_inline(text, lo + bullet.end(), hi, flagged, cited, link)}</li>")
-            continue
-        if items:
-            blocks.append("<ul>" + "".join(items) + "</ul>")
-            items = []
-        blocks.append(f"<p>{_inline(text, lo, hi, flagged, cited, link)}</p>")
-    if items:
-        blocks.append("<ul>" + "".join(items) + "</ul>")
-    classes = css_class + (" streaming" if streaming else "")
-    if streaming:
-        blocks.append('<span class="cursor" aria-hidden="true">▍</span>')
-    return f'<div class="{classes}">{"".join(blocks)}</div>'
+def answer_html(segments: Sequence[Mapping], citations: Sequence[Mapping], unsupported: Sequence[str] = (), *,
+                link: str = "cite", css_class: str = "answer") -> str:
+    """A finished answer: its segments with chips for ``citations`` (by label), flagged sentences marked, and the
+    note saying how many were flagged."""
+    cited = {str(c["label"]): c for c in citations}
+    return _one_line(_render("answer.html", layout=_layout(segments), cited=cited, link=link, css_class=css_class,
+                             streaming=False, note=flagged_note(len(unsupported))))
 
 
-def flagged_note(unsupported: Sequence[str]) -> str:
-    if not unsupported:
-        return ""
-    return ('<p class="flagged-note"><span class="flag-icon">⚠</span> '
-            f"{len(unsupported)} 句话未通过引用核对（已标出）：所引的讲话原文不支持它们，请核对原文。</p>")
+def streaming_html(text: str, css_class: str = "answer") -> str:
+    """An answer while it streams: its text so far in paragraphs and lists, markers as text, a cursor."""
+    segments = [block.as_json() for block in parse(text, None)]
+    return _one_line(_render("answer.html", layout=_layout(segments), cited={}, link="cite", css_class=css_class,
+                             streaming=True, note=""))
 
 
-def sources_html(citations: Sequence[Mapping], *, link: str = "cite") -> str:
+def sources_html(citations: Sequence[Mapping], *, link: str = "cite", heading: str = "") -> str:
     """The cited passages under an answer: chip, speech, opening words."""
-    rows = []
-    for c in citations:
-        snippet = " ".join(str(c.get("text", "")).split())
-        if len(snippet) > SNIPPET_CHARS:
-            snippet = snippet[:SNIPPET_CHARS] + "…"
-        where = speech_label(c.get("title") or c["speech_id"], c.get("date"))
-        also = c.get("also_in") or []
-        copies = (f' <span class="source-also">同样的文字也见于 {len(also)} 篇：{esc("、".join(map(str, also)))}</span>'
-                  if also else "")
-        rows.append(f'<li>{chip(str(c["label"]), c, link)} <span class="source-title">{esc(where)}</span> '
-                    f'<span class="source-snippet">{esc(snippet)}</span>{copies}</li>')
-    return f'<ol class="sources">{"".join(rows)}</ol>'
+    return _one_line(_render("sources.html", citations=citations, link=link, heading=heading))
+
+
+def question_html(question: str) -> str:
+    """The user's question in the chat: plain text, whatever Markdown, HTML or LaTeX it holds."""
+    return _one_line(_note("question", question))
 
 
 def error_html(message: str) -> str:
-    return f'<div class="app-error" role="alert"><span class="flag-icon">⚠</span> {esc(message)}</div>'
+    return _note("error", message)
+
+
+def viewer_placeholder() -> str:
+    return _note("viewer_placeholder")
+
+
+def compare_placeholder() -> str:
+    return _note("compare_placeholder")
+
+
+def deleted_html(title: str, date: str | None) -> str:
+    return _note("deleted", title, date)
 
 
 # -- speeches --------------------------------------------------------------------------------------------------
 
 
-def speech_html(text: str, spans: Sequence[tuple[int, int, str]] = (), *, id_prefix: str = "", header: str = "",
-                css_class: str = "speech-text") -> str:
-    """A whole speech, escaped, with ``spans`` (start, end, label) highlighted. Overlapping spans (passages share
-    sentences) are cut into pieces that carry every label covering them. The first piece of each label gets the
-    element id ``id_prefix + label`` (what a ``#cmp-`` chip scrolls to) and a small label badge."""
+def _pieces(text: str, spans: Sequence[tuple[int, int, str]], id_prefix: str) -> list[dict]:
+    """The speech cut where highlighted spans start and end. Overlapping spans (passages share sentences) give
+    pieces that carry every label covering them; the first piece of each label gets the element id
+    ``id_prefix + label`` (what a ``#cmp-`` chip scrolls to) and a small label badge."""
     n = len(text)
     spans = [(max(0, min(n, s)), max(0, min(n, e)), str(label)) for s, e, label in spans]
     spans = [(s, e, label) for s, e, label in spans if e > s]
     cuts = sorted({0, n, *(p for s, e, _ in spans for p in (s, e))})
     seen: set[str] = set()
-    out = []
+    pieces = []
     for p, q in zip(cuts, cuts[1:]):
         labels = [label for s, e, label in spans if s <= p and q <= e]
-        piece = esc(text[p:q])
-        if not labels:
-            out.append(piece)
-            continue
         new = [label for label in labels if label not in seen]
         seen.update(new)
-        badges = "".join(f'<sup class="mark-label">{esc(label)}</sup>' for label in new)
-        anchor = f' id="{esc(id_prefix + new[0])}"' if new and id_prefix else ""
-        out.append(f'{badges}<mark class="cited"{anchor} data-labels="{esc(" ".join(labels))}">{piece}</mark>')
-    head = f'<div class="speech-head">{header}</div>' if header else ""
-    return f'{head}<div class="{css_class}">{"".join(out)}</div>'
+        anchor = id_prefix + new[0] if new and id_prefix else ""
+        pieces.append({"text": text[p:q], "labels": labels, "new": new, "anchor": anchor})
+    return pieces
+
+
+def speech_html(text: str, spans: Sequence[tuple[int, int, str]] = (), *, id_prefix: str = "") -> str:
+    """A whole speech, escaped, with ``spans`` (start, end, label) highlighted."""
+    return _render("speech.html", pieces=_pieces(text, spans, id_prefix), header="")
 
 
 def cited_passage_html(title: str, date: str | None, text: str, start: int, end: int, label: str) -> str:
     """The passage a chat chip opens: its whole speech, the cited span highlighted (and scrolled to by ui.js)."""
-    header = (f'<span class="viewer-label">[{esc(label)}]</span> <strong>{esc(speech_label(title, date))}</strong>'
-              f' <span class="viewer-range">第 {start + 1}–{end} 字</span>')
-    return speech_html(text, [(start, end, label)], id_prefix="viewer-", header=header)
+    return _render("speech.html", pieces=_pieces(text, [(start, end, label)], "viewer-"), header="passage",
+                   title=title, date=date, start=start, end=end, label=label)
+
+
+def full_text_html(record, text: str) -> str:
+    """A speech of the library (a ``StoredSpeech``) with its size, for the library tab."""
+    return _render("speech.html", pieces=_pieces(text, (), ""), header="full", record=record, title=record.title,
+                   date=record.date)
+
+
+def compare_column_html(key: str, record, text: str, side: Mapping | None) -> str:
+    """One speech of a comparison, its passages on the topic (``side``, once known) highlighted."""
+    spans = [(c["start"], c["end"], c["label"]) for c in (side or {}).get("passages", [])]
+    return _render("speech.html", pieces=_pieces(text, spans, "cmp-"), header="column", key=key, title=record.title,
+                   date=record.date, not_found=side is not None and not side["found"])
 
 
 # -- the topic chart -------------------------------------------------------------------------------------------
@@ -210,53 +222,72 @@ def topic_chart_html(topic: str, rows: Sequence[Mapping], chosen: Iterable[str] 
     """How strongly each speech addresses ``topic`` (scores 0..1), as bars: by year (the strongest speech of each
     year), then by speech in date order. The two compared speeches are highlighted."""
     chosen = set(chosen)
-    if not rows:
-        return '<p class="chart-empty">资料库是空的。</p>'
     ordered = sorted(rows, key=lambda r: (r.get("year") or 0, r.get("date") or "", r.get("title") or ""))
     by_year: dict[str, float] = {}
     for r in ordered:
         year = str(r.get("year") or "未知年份")
         by_year[year] = max(by_year.get(year, 0.0), float(r.get("score") or 0.0))
-
-    def bar(label: str, score: float, extra: str = "", mark: bool = False) -> str:
-        pct = max(0.0, min(1.0, score)) * 100
-        return (f'<div class="bar-row{" chosen" if mark else ""}"><span class="bar-label" title="{esc(label)}">'
-                f'{esc(label)}</span><span class="bar-track"><span class="bar-fill" style="width:{pct:.1f}%">'
-                f'</span></span><span class="bar-value">{score:.2f}</span>{extra}</div>')
-
-    years = "".join(bar(year, score) for year, score in by_year.items())
-    speeches = "".join(
-        bar(f"{r.get('year') or '—'} · {r.get('title') or r['speech_id']}", float(r.get("score") or 0.0),
-            mark=r["speech_id"] in chosen)
-        for r in ordered
-    )
-    note = "" if any(float(r.get("score") or 0) > 0 for r in rows) else \
-        '<p class="chart-empty">资料库中没有讲话明显涉及这个主题。</p>'
-    return (f'<div class="topic-chart" role="figure" aria-label="{esc(f"各讲话对“{topic}”的论述强度")}">'
-            f'<h4>各讲话对“{esc(topic)}”的论述强度（0–1，按与主题相关的关键词覆盖）</h4>{note}'
-            f'<div class="chart-part"><h5>按年份（当年最强的一篇）</h5>{years}</div>'
-            f'<div class="chart-part"><h5>按讲话（高亮为正在比较的两篇）</h5>{speeches}</div></div>')
+    speeches = [{"label": f"{r.get('year') or '—'} · {r.get('title') or r['speech_id']}",
+                 "score": float(r.get("score") or 0.0), "chosen": r["speech_id"] in chosen} for r in ordered]
+    return _render("chart.html", topic=topic, years=list(by_year.items()), speeches=speeches,
+                   any_score=any(s["score"] > 0 for s in speeches))
 
 
 # -- Markdown for copy and export ------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|&#!])")
+
+
+def md_escape(text: object) -> str:
+    """Data as Markdown text that reads as written: every character Markdown (CommonMark, GFM, math) could take
+    as syntax is backslash-escaped, so no HTML, link, image, emphasis or formula is ever formed from it."""
+    return _MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
+
+
+def _md_runs(runs: Sequence[Mapping]) -> str:
+    out, after_cite = [], False
+    for run in runs:
+        if "cite" in run:
+            out.append(f"[{md_escape(run['cite'])}]")
+            after_cite = True
+            continue
+        text = md_escape(run["text"])
+        if after_cite and text[:1] in "(:":  # "[1](...)" or "[1]: ..." would be a link or a link definition
+            text = "\\" + text
+        out.append(text)
+        after_cite = False
+    return "".join(out)
+
+
+def segments_markdown(segments: Sequence[Mapping]) -> str:
+    """Paragraphs apart, list items one a line."""
+    lines: list[str] = []
+    for block in segments:
+        if block["kind"] == ITEM:
+            lines.append("- " + _md_runs(block["runs"]))
+        else:
+            lines += ["", _md_runs(block["runs"]), ""] if lines and lines[-1] else [_md_runs(block["runs"]), ""]
+    return "\n".join(lines).strip()
 
 
 def _sources_markdown(citations: Sequence[Mapping]) -> list[str]:
     lines = []
     for c in citations:
-        where = speech_label(c.get("title") or c["speech_id"], c.get("date"))
-        quoted = "\n".join(f"> {line}" for line in str(c.get("text", "")).splitlines() if line.strip())
-        also = f"（同样的文字也见于：{'、'.join(map(str, c['also_in']))}）" if c.get("also_in") else ""
-        lines += [f"[{c['label']}] {where}，{c['speech_id']}，第 {int(c['start']) + 1}–{c['end']} 字{also}", quoted, ""]
+        where = md_escape(speech_label(c.get("title") or c["speech_id"], c.get("date")))
+        quoted = "\n".join(f"> {md_escape(line)}" for line in str(c.get("text", "")).splitlines() if line.strip())
+        also = f"（同样的文字也见于：{md_escape('、'.join(map(str, c['also_in'])))}）" if c.get("also_in") else ""
+        lines += [f"[{md_escape(c['label'])}] {where}，{md_escape(c['speech_id'])}，"
+                  f"第 {int(c['start']) + 1}–{int(c['end'])} 字{also}", quoted, ""]
     return lines
 
 
 def answer_markdown(answer: Mapping) -> str:
-    """An answer with its sources, as Markdown (the chat's copy and export)."""
-    lines = [f"## 问题\n\n{answer.get('question', '')}\n", f"## 回答\n\n{answer.get('answer', '')}\n"]
+    """An answer with its sources, as Markdown (the chat's copy and export, and the API's ``markdown``)."""
+    question = "\n".join(md_escape(line) for line in str(answer.get("question", "")).splitlines())
+    lines = [f"## 问题\n\n{question}\n", f"## 回答\n\n{segments_markdown(answer.get('segments') or [])}\n"]
     if answer.get("unsupported_sentences"):
         lines.append("> ⚠ 以下句子未通过引用核对：")
-        lines += [f"> - {s}" for s in answer["unsupported_sentences"]]
+        lines += [f"> - {md_escape(s)}" for s in answer["unsupported_sentences"]]
         lines.append("")
     if answer.get("citations"):
         lines.append("## 来源\n")
@@ -270,10 +301,10 @@ def conversation_markdown(answers: Sequence[Mapping]) -> str:
 
 def comparison_markdown(comparison: Mapping) -> str:
     a, b = comparison["speeches"]["A"], comparison["speeches"]["B"]
-    lines = [f"## 比较：{comparison.get('topic', '')}\n",
-             f"- A：{speech_label(a['title'], a.get('date'))}（{a['speech_id']}）",
-             f"- B：{speech_label(b['title'], b.get('date'))}（{b['speech_id']}）\n",
-             comparison.get("answer", "") + "\n"]
+    lines = [f"## 比较：{md_escape(comparison.get('topic', ''))}\n",
+             f"- A：{md_escape(speech_label(a['title'], a.get('date')))}（{md_escape(a['speech_id'])}）",
+             f"- B：{md_escape(speech_label(b['title'], b.get('date')))}（{md_escape(b['speech_id'])}）\n",
+             segments_markdown(comparison.get("segments") or []) + "\n"]
     if comparison.get("citations"):
         lines.append("## 来源\n")
         lines += _sources_markdown(comparison["citations"])

@@ -1,6 +1,12 @@
 """The one FastAPI app: JSON API under ``/api``, OpenAPI at ``/openapi.json`` and ``/docs`` (our own page: FastAPI's
 default Swagger UI loads its scripts from a CDN), the embed page ``/embed`` with ``/widget.js`` and ``/widget.css``,
-static files under ``/app-static``, and the Gradio UI mounted at ``/``. ``SecurityMiddleware`` wraps all of it.
+static files under ``/app-static``, and the Gradio UI mounted at ``/``.
+
+Middlewares, outermost first: ``SecurityHeaders`` (on every response), ``CORSMiddleware`` (only the origins of
+``SPEECHES_FRAME_ANCESTORS`` may read responses cross-origin; its presence also switches off Gradio's own CORS,
+which allows any ``http://localhost:*`` page with credentials), ``AccessControl`` (401, the role), then
+``BodyLimitMiddleware`` (413 past SPEECHES_MAX_BODY_KB: web/limits.py), then ``GradioGuard`` (library
+writes and uploaded files at the door of Gradio's routes). docs/security.md has the why.
 """
 
 from __future__ import annotations
@@ -8,13 +14,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from settings import Settings, quiet_network_clients
-from web.security import SecurityMiddleware, check_token, frame_ancestors_policy
+from web.limits import BodyLimitMiddleware
+from web.security import AccessControl, SecurityHeaders, check_access_settings, cors_origins, frame_ancestors_policy
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +33,12 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     """The whole web app for ``settings``; ``assistant`` defaults to ``answer.service.Assistant(settings)``."""
     quiet_network_clients()
     frame_ancestors_policy(settings.frame_ancestors)  # a bad setting fails here, naming itself
-    check_token(settings.access_token)
+    check_access_settings(settings)
     import gradio as gr
 
-    from web.api import api_router
+    from web import render
+    from web.api import install as install_api
+    from web.gradio_guard import GradioGuard, harden
     from web.ui import build_ui
 
     if assistant is None:
@@ -49,19 +58,14 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         openapi_url="/openapi.json",
     )
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"error": f"输入有误：{problems}"}, status_code=400)
-
-    app.include_router(api_router(assistant, settings))
+    install_api(app, assistant, settings)
 
     def page(name: str, media_type: str):
         return FileResponse(STATIC / name, media_type=media_type, headers=NO_CACHE)
 
     @app.get("/embed", include_in_schema=False)
     def embed_page():
-        return page("embed.html", "text/html; charset=utf-8")
+        return HTMLResponse(render.embed_page(), headers=NO_CACHE)
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_script():
@@ -83,7 +87,17 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024), css_paths=[STATIC / "ui.css"],
         theme=gr.themes.Default(primary_hue="blue"),
     )
-    app.add_middleware(SecurityMiddleware, settings=settings)
+    harden(blocks)
+    # add_middleware wraps what is there: the first added runs innermost. The body limit wraps GradioGuard, which
+    # reads Gradio's event bodies, and sits inside AccessControl, so its refusals carry the headers.
+    app.add_middleware(GradioGuard, blocks=blocks, settings=settings)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(AccessControl, settings=settings)
+    origins, origin_pattern = cors_origins(settings.frame_ancestors)
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=origin_pattern,
+                       allow_credentials=True, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(SecurityHeaders, settings=settings)
     app.state.assistant = assistant
     return app
 
@@ -92,8 +106,12 @@ def serve(settings: Settings) -> None:
     """Run the app with uvicorn on ``settings.host:settings.port`` under ``settings.root_path``."""
     import uvicorn
 
+    from web.client_timeouts import timed_protocol
+
     app = create_app(settings)
     root = settings.root_path.rstrip("/")
     print(f"Serving on http://{settings.host}:{settings.port}{root}/  (API docs: {root}/docs)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, root_path=root, proxy_headers=True,
-                log_level="warning", timeout_graceful_shutdown=5)
+                log_level="warning", timeout_graceful_shutdown=5,
+                http=timed_protocol(settings.header_timeout, settings.body_timeout),
+                timeout_keep_alive=5, limit_concurrency=settings.max_connections)

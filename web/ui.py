@@ -1,7 +1,10 @@
 """The Gradio UI: chat with clickable citations, side-by-side comparison with a topic chart, and the library.
 
-Everything shown is built by ``web.render`` (speech text and answers escaped, our own tags only). Handlers never
-raise into Gradio: a failure becomes a friendly line (``web.errors``), the traceback goes to the log.
+``Handlers`` holds what each event does, over one assistant and its settings; ``build_ui`` lays out the components
+and wires them to it (tests call the handlers directly: tests/test_web_ui.py). Everything shown is built by
+``web.render`` from its templates (speech text, questions and answers escaped, our own tags only); no HTML is written
+here. Handlers never raise into Gradio: a failure becomes a friendly line (``web.errors``), the traceback goes to
+the log.
 """
 
 from __future__ import annotations
@@ -16,21 +19,21 @@ from pathlib import Path
 
 import gradio as gr
 
-from answer.types import Queued
+from answer.events import follow
+from answer.followup import recent_history
 from ingest.readers import SUPPORTED_EXTENSIONS
 from settings import Settings
 from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
+from web.gradio_guard import LIBRARY_WRITE, upload_folder
+from web.security import LIBRARIAN, refusal_for_writes, require_librarian, role_of
 from web.uploads import ingest_uploads, remove_uploaded_source
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
-VIEWER_PLACEHOLDER = ('<p class="viewer-placeholder">点击回答中的引用编号（如 <span class="cite-chip">1</span>），'
-                      "这里会打开所引段落所在的讲话全文，并高亮该段落。</p>")
-COMPARE_PLACEHOLDER = '<p class="viewer-placeholder">选择两篇讲话、输入主题后点击“比较”。</p>'
 EXPORTS = Path(tempfile.gettempdir()) / "speeches-exports"
 LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数"]
 UPLOAD_HEADERS = ["文件", "结果", "说明"]
@@ -56,9 +59,10 @@ def _history(turns: list[dict]) -> list[dict]:
 
 
 def _answer_messages(answer: dict) -> list[dict]:
-    labelled = [*answer["context"], *answer["citations"]]
-    body = render.answer_html(answer["answer"], labelled, answer["unsupported_sentences"], link="cite")
-    messages = [{"role": "assistant", "content": body + render.flagged_note(answer["unsupported_sentences"])}]
+    """A finished answer as chat messages: the answer (chips, flagged sentences), then its sources, folded."""
+    body = render.answer_html(answer["segments"], [*answer["context"], *answer["citations"]],
+                              answer["unsupported_sentences"], link="cite")
+    messages = [{"role": "assistant", "content": body}]
     if answer["citations"]:
         messages.append({"role": "assistant", "content": render.sources_html(answer["citations"]),
                          "metadata": {"title": f"来源（{len(answer['citations'])}）"}})
@@ -77,15 +81,25 @@ def _export_file(markdown: str) -> str:
     return str(path)
 
 
-def build_ui(assistant, settings: Settings) -> gr.Blocks:
-    store = assistant.store
+class Handlers:
+    """What the UI's events do. Each method is one Gradio event handler; its inputs and outputs are the
+    components ``build_ui`` wires to it, in that order."""
 
-    def refresh_library(filter_value=None, low=None, high=None, a=None, b=None, picked=None):
-        speeches = store.list_speeches()
+    def __init__(self, assistant, settings: Settings) -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self.store = assistant.store
+
+    def refresh_library(self, filter_value=None, low=None, high=None, a=None, b=None, picked=None) -> tuple:
+        """The library table and every speech and year choice, keeping each selection that still exists."""
+        speeches = self.store.list_speeches()
         choices = [(f"{s.title}（{s.date}）" if s.date else s.title, s.id) for s in speeches]
         ids = {s.id for s in speeches}
         years = sorted({str(s.year) for s in speeches if s.year})
-        keep = lambda v, allowed: v if v in allowed else None  # noqa: E731
+
+        def keep(value, allowed):
+            return value if value in allowed else None
+
         return (
             gr.update(value=[[s.id, s.title, s.date or "", s.passages, s.characters] for s in speeches]),
             gr.update(choices=choices, value=[v for v in (filter_value or []) if v in ids]),
@@ -98,31 +112,28 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
 
     # -- chat ------------------------------------------------------------------------------------------------
 
-    def ask(question: str, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
+    def ask(self, question: str, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
+        """Outputs: chatbot, turns, question box, export text, export file."""
         question = (question or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        messages = [*messages, {"role": "user", "content": render.esc(question)},
-                    {"role": "assistant", "content": render.answer_html("", None, streaming=True)}]
+        messages = [*messages, {"role": "user", "content": render.question_html(question)},
+                    {"role": "assistant", "content": render.streaming_html("")}]
         yield messages, turns, "", gr.skip(), gr.skip()
-        text, answer = "", None
+        answer = None
         try:
-            stream = assistant.ask_stream(question, history=_history(turns), speech_ids=speech_ids or None,
-                                          years=_years(year_from, year_to))
-            for item in stream:
-                if isinstance(item, str):
-                    text += item
-                    messages = [*messages[:-1], {"role": "assistant",
-                                                 "content": render.answer_html(text, None, streaming=True)}]
-                    yield messages, turns, "", gr.skip(), gr.skip()
-                elif isinstance(item, Queued):  # waiting for the local model: say where in the queue
-                    messages = [*messages[:-1], {"role": "assistant",
-                                                 "content": render.answer_html(text + item.text(), None,
-                                                                               streaming=True)}]
+            history = recent_history(_history(turns), self.settings.max_history_turns,
+                                     self.settings.max_history_chars)
+            stream = self.assistant.ask_stream(question, history=history, speech_ids=speech_ids or None,
+                                               years=_years(year_from, year_to))
+            for reply in follow(stream):
+                if reply.result is None:  # the text so far, or where in the queue for the local model it waits
+                    shown = render.streaming_html(reply.showing())
+                    messages = [*messages[:-1], {"role": "assistant", "content": shown}]
                     yield messages, turns, "", gr.skip(), gr.skip()
                 else:
-                    answer = item.as_json()
+                    answer = reply.result.as_json()
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
         except Exception as error:  # shown as a message; friendly_error logs the unexpected ones
@@ -136,10 +147,15 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         yield (messages, turns, "", render.answer_markdown(answer),
                gr.update(value=_export_file(render.conversation_markdown(answered)), interactive=True))
 
-    def open_citation(event: gr.EventData) -> str:
+    def reset(self) -> tuple:
+        """新对话: outputs chatbot, turns, export text, question box, export file, passage viewer."""
+        return [], [], "", None, gr.update(value=None, interactive=False), render.viewer_placeholder()
+
+    def open_citation(self, event: gr.EventData) -> str:
+        """A chip was clicked (ui.js sends its ``#cite:`` link): the passage inside its whole speech."""
         try:
             speech_id, start, end, label = render.parse_cite_href(getattr(event, "cite", ""))
-            record, text = store.get_speech(speech_id), store.speech_text(speech_id)
+            record, text = self.store.get_speech(speech_id), self.store.speech_text(speech_id)
         except ValueError:
             return render.error_html("这个引用链接无效。")
         except Exception as error:
@@ -147,98 +163,102 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         start, end = min(start, len(text)), min(end, len(text))
         return render.cited_passage_html(record.title, record.date, text, start, end, label)
 
-    def feedback(turns: list, messages: list, like: gr.LikeData, request: gr.Request) -> None:
+    def feedback(self, turns: list, messages: list, like: gr.LikeData, request: gr.Request) -> None:
+        """👍/👎 on an answer: appended to the feedback file with the answer it rates."""
         if not isinstance(like.liked, bool) or not isinstance(like.index, int):
             return
         turn_index = sum(1 for m in messages[: like.index + 1] if m.get("role") == "user") - 1
         if not 0 <= turn_index < len(turns) or not turns[turn_index].get("answer"):
             return
-        user = request.headers.get(settings.trusted_user_header) if settings.trusted_user_header and request else None
-        record_feedback(settings.data_dir, turns[turn_index]["answer"], "up" if like.liked else "down", user=user,
-                        source="ui")
+        header = self.settings.trusted_user_header
+        user = request.headers.get(header) if header and request else None
+        record_feedback(self.settings.data_dir, turns[turn_index]["answer"], "up" if like.liked else "down",
+                        user=user, source="ui")
         gr.Info("谢谢，反馈已记录。")
 
     # -- compare ---------------------------------------------------------------------------------------------
 
-    def column(key: str, side: dict | None, speech_id: str) -> str:
-        record, text = store.get_speech(speech_id), store.speech_text(speech_id)
-        spans = [(c["start"], c["end"], c["label"]) for c in (side or {}).get("passages", [])]
-        head = f"<h3>{key}：{render.esc(render.speech_label(record.title, record.date))}</h3>"
-        if side is not None and not side["found"]:
-            head += '<p class="not-found">这篇讲话没有明显涉及这个主题。</p>'
-        return f'<div class="compare-col">{render.speech_html(text, spans, id_prefix="cmp-", header=head)}</div>'
+    def _column(self, key: str, side: dict | None, speech_id: str) -> str:
+        record, text = self.store.get_speech(speech_id), self.store.speech_text(speech_id)
+        return render.compare_column_html(key, record, text, side)
 
-    def compare(speech_a: str, speech_b: str, topic: str) -> Iterator:
+    def compare(self, speech_a: str, speech_b: str, topic: str) -> Iterator:
+        """Outputs: column A, column B, the comparison, its Markdown."""
         if not speech_a or not speech_b or not (topic or "").strip():
             yield gr.skip(), gr.skip(), render.error_html("请选择两篇讲话，并输入要比较的主题。"), gr.skip()
             return
         try:
-            yield column("A", None, speech_a), column("B", None, speech_b), \
-                render.answer_html("", None, streaming=True), gr.skip()
-            text, result = "", None
-            for item in assistant.compare_stream(speech_a, speech_b, topic):
-                if isinstance(item, str):
-                    text += item
-                    yield gr.skip(), gr.skip(), render.answer_html(text, None, streaming=True), gr.skip()
-                elif isinstance(item, Queued):
-                    yield gr.skip(), gr.skip(), render.answer_html(text + item.text(), None, streaming=True), \
-                        gr.skip()
+            yield self._column("A", None, speech_a), self._column("B", None, speech_b), \
+                render.streaming_html(""), gr.skip()
+            result = None
+            for reply in follow(self.assistant.compare_stream(speech_a, speech_b, topic)):
+                if reply.result is None:
+                    yield gr.skip(), gr.skip(), render.streaming_html(reply.showing()), gr.skip()
                 else:
-                    result = item.as_json()
+                    result = reply.result.as_json()
         except Exception as error:
             yield gr.skip(), gr.skip(), render.error_html(friendly_error(error)[1]), gr.skip()
             return
         sides = result["speeches"]
         labelled = [*sides["A"]["passages"], *sides["B"]["passages"], *result["citations"]]
-        body = (render.answer_html(result["answer"], labelled, result["unsupported_sentences"], link="jump",
-                                   css_class="answer comparison")
-                + render.flagged_note(result["unsupported_sentences"]))
+        body = render.answer_html(result["segments"], labelled, result["unsupported_sentences"], link="jump",
+                                  css_class="answer comparison")
         if result["citations"]:
-            body += "<h4>所引段落</h4>" + render.sources_html(result["citations"], link="jump")
-        yield column("A", sides["A"], speech_a), column("B", sides["B"], speech_b), body, \
+            body += render.sources_html(result["citations"], link="jump", heading="所引段落")
+        yield self._column("A", sides["A"], speech_a), self._column("B", sides["B"], speech_b), body, \
             render.comparison_markdown(result)
 
-    def chart(speech_a: str, speech_b: str, topic: str) -> str:
+    def chart(self, speech_a: str, speech_b: str, topic: str) -> str:
         if not (topic or "").strip():
             return ""
         try:
-            return render.topic_chart_html(topic.strip(), assistant.topic_strength(topic), (speech_a, speech_b))
+            return render.topic_chart_html(topic.strip(), self.assistant.topic_strength(topic), (speech_a, speech_b))
         except Exception as error:
             return render.error_html(friendly_error(error)[1])
 
     # -- library ---------------------------------------------------------------------------------------------
 
-    def upload(files) -> tuple:
+    def upload(self, files, request: gr.Request) -> tuple:
+        """Outputs: one result row per file, and the emptied file box. Librarians only (checked here too)."""
+        require_librarian(request, self.settings)
         paths = [Path(f) for f in (files or [])]
         try:
-            results = ingest_uploads(assistant, [(p, p.name) for p in paths], settings.data_dir,
-                                     settings.max_upload_mb)
+            results = ingest_uploads(self.assistant, [(p, p.name) for p in paths], self.settings.data_dir,
+                                     self.settings.max_upload_mb, received_in=upload_folder())
         except Exception as error:
             return [[p.name, "失败", friendly_error(error)[1]] for p in paths], None
         return [r.as_row() for r in results], None
 
-    def full_text(speech_id: str | None) -> str:
+    def full_text(self, speech_id: str | None) -> str:
         if not speech_id:
             return ""
         try:
-            record, text = store.get_speech(speech_id), store.speech_text(speech_id)
+            record, text = self.store.get_speech(speech_id), self.store.speech_text(speech_id)
         except Exception as error:
             return render.error_html(friendly_error(error)[1])
-        meta = f"{record.passages} 个段落 · {record.characters} 字 · 编号 {record.id}"
-        header = (f"<strong>{render.esc(render.speech_label(record.title, record.date))}</strong> "
-                  f'<span class="viewer-range">{render.esc(meta)}</span>')
-        return render.speech_html(text, header=header)
+        return render.full_text_html(record, text)
 
-    def delete(speech_id: str | None) -> str:
+    def library_controls(self, request: gr.Request) -> list:
+        """Outputs: the write controls (upload box, its results, delete) shown to librarians only, decided on the
+        server per request, and the read-only notice to everyone else."""
+        writer = role_of(request) == LIBRARIAN
+        return [gr.update(visible=writer)] * 3 + [gr.update(visible=not writer)]
+
+    def delete(self, speech_id: str | None, request: gr.Request) -> str:
+        require_librarian(request, self.settings)
         if not speech_id:
             return ""
         try:
-            record = store.get_speech(speech_id)
-            assistant.delete(speech_id)
-            remove_uploaded_source(record.source, settings.data_dir)
+            record = self.store.get_speech(speech_id)
+            self.assistant.delete(speech_id)
+            remove_uploaded_source(record.source, self.settings.data_dir)
         except Exception as error:
             return render.error_html(friendly_error(error)[1])
-        return f'<p class="viewer-placeholder">已删除：{render.esc(render.speech_label(record.title, record.date))}</p>'
+        return render.deleted_html(record.title, record.date)
+
+
+def build_ui(assistant, settings: Settings) -> gr.Blocks:
+    on = Handlers(assistant, settings)
 
     # -- layout ----------------------------------------------------------------------------------------------
 
@@ -253,6 +273,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                         chatbot = gr.Chatbot(
                             label="对话", elem_id="chatbot", height=520, buttons=[], layout="bubble",
                             placeholder="就资料库中的讲话提问，例如：今年的经济增速目标是什么？",
+                            latex_delimiters=[],  # no LaTeX: "$$" in a speech is text, not a formula
                         )
                         with gr.Row():
                             question = gr.Textbox(show_label=False, placeholder="输入问题，回车发送（可以追问）",
@@ -272,7 +293,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             export_file = gr.DownloadButton("下载整个对话（.md）", interactive=False, size="sm",
                                                             elem_id="export-download")
                     with gr.Column(scale=2):
-                        viewer = gr.HTML(VIEWER_PLACEHOLDER, elem_id="passage-viewer", padding=True,
+                        viewer = gr.HTML(render.viewer_placeholder(), elem_id="passage-viewer", padding=True,
                                          js_on_load=UI_JS + "\nspeechesViewer(element, trigger, watch);")
             with gr.Tab("比较", id="compare", elem_id="tab-compare"):
                 with gr.Row():
@@ -283,7 +304,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                                                elem_id="compare-button")
                 with gr.Row(equal_height=False):
                     scroll_js = UI_JS + "\nspeechesWatchMarks(element, watch);"
-                    column_a = gr.HTML(COMPARE_PLACEHOLDER, elem_id="compare-a", padding=True, js_on_load=scroll_js)
+                    column_a = gr.HTML(render.compare_placeholder(), elem_id="compare-a", padding=True,
+                                       js_on_load=scroll_js)
                     column_b = gr.HTML("", elem_id="compare-b", padding=True, js_on_load=scroll_js)
                 comparison = gr.HTML("", elem_id="comparison", padding=True, js_on_load=None)
                 with gr.Accordion("复制比较结果（Markdown，含来源）", open=False):
@@ -296,44 +318,43 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 with gr.Row(equal_height=False):
                     uploader = gr.File(label=f"上传讲话（{' '.join(types)}；每个不超过 {settings.max_upload_mb:g} MB）",
                                        file_count="multiple", file_types=types, type="filepath",
-                                       elem_id="upload", scale=2)
+                                       elem_id="upload", scale=2, visible=False)
                     upload_results = gr.Dataframe(headers=UPLOAD_HEADERS, value=[], interactive=False, wrap=True,
-                                                  label="上传结果", elem_id="upload-results", scale=3)
+                                                  label="上传结果", elem_id="upload-results", scale=3, visible=False)
+                write_notice = gr.Markdown(refusal_for_writes(settings), visible=False, elem_id="library-read-only")
                 with gr.Row():
                     picked = gr.Dropdown(label="选择讲话", choices=[], scale=3, elem_id="library-pick")
                     show_button = gr.Button("查看全文", scale=1, min_width=80, elem_id="show-text")
-                    delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech")
+                    delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech",
+                                              visible=False)
                 text_view = gr.HTML("", elem_id="full-text", padding=True, js_on_load=None)
 
         library_outputs = [library, speech_filter, year_from, year_to, speech_a, speech_b, picked]
         library_inputs = library_outputs[1:]
 
-        ask_io = {"fn": ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
+        ask_io = {"fn": on.ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
                   "outputs": [chatbot, turns, question, export_text, export_file]}
         send.click(**ask_io)
         question.submit(**ask_io)
-        viewer.click(open_citation, outputs=viewer)
-        chatbot.like(feedback, inputs=[turns, chatbot], outputs=None)
+        viewer.click(on.open_citation, outputs=viewer)
+        chatbot.like(on.feedback, inputs=[turns, chatbot], outputs=None)
+        new_chat.click(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
+        chatbot.clear(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
 
-        def reset():
-            return [], [], "", None, gr.update(value=None, interactive=False), VIEWER_PLACEHOLDER
-
-        new_chat.click(reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
-        chatbot.clear(reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
-
-        compare_io = {"fn": compare, "inputs": [speech_a, speech_b, topic],
+        compare_io = {"fn": on.compare, "inputs": [speech_a, speech_b, topic],
                       "outputs": [column_a, column_b, comparison, comparison_text]}
         for trigger in (compare_button.click, topic.submit):
-            trigger(**compare_io).then(chart, inputs=[speech_a, speech_b, topic], outputs=topic_chart)
+            trigger(**compare_io).then(on.chart, inputs=[speech_a, speech_b, topic], outputs=topic_chart)
 
-        uploader.upload(upload, inputs=uploader, outputs=[upload_results, uploader],
-                        concurrency_id="library-write", concurrency_limit=1
-                        ).then(refresh_library, inputs=library_inputs, outputs=library_outputs)
-        show_button.click(full_text, inputs=picked, outputs=text_view)
-        picked.input(full_text, inputs=picked, outputs=text_view)
-        delete_button.click(delete, inputs=picked, outputs=text_view, concurrency_id="library-write",
+        uploader.upload(on.upload, inputs=uploader, outputs=[upload_results, uploader],
+                        concurrency_id=LIBRARY_WRITE, concurrency_limit=1
+                        ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        show_button.click(on.full_text, inputs=picked, outputs=text_view)
+        picked.input(on.full_text, inputs=picked, outputs=text_view)
+        delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id=LIBRARY_WRITE,
                             concurrency_limit=1, js="(id) => (id && confirm('删除这篇讲话？')) ? id : null"
-                            ).then(refresh_library, inputs=library_inputs, outputs=library_outputs)
-        demo.load(refresh_library, inputs=library_inputs, outputs=library_outputs)
+                            ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        demo.load(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        demo.load(on.library_controls, outputs=[uploader, upload_results, delete_button, write_notice])
     demo.queue(default_concurrency_limit=4)
     return demo

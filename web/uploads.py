@@ -76,14 +76,29 @@ def save_upload(source: Path, original_name: str, data_dir: Path, max_mb: float)
     return target
 
 
-def ingest_uploads(assistant, files: list[tuple[Path, str]], data_dir: Path, max_mb: float) -> list[UploadResult]:
-    """Save and ingest each (temporary path, original name); one result per file, in order."""
+def check_received(source: Path, received_in: Path) -> None:
+    """UploadRejected unless ``source`` is a file inside ``received_in`` (the web server's upload folder): a path
+    the client chose, anywhere else on the server, is never read."""
+    try:
+        inside = Path(source).resolve().is_relative_to(Path(received_in).resolve())
+    except (OSError, ValueError):
+        inside = False
+    if not inside or not Path(source).is_file():
+        raise UploadRejected("不是通过上传收到的文件，已拒绝")
+
+
+def ingest_uploads(assistant, files: list[tuple[Path, str]], data_dir: Path, max_mb: float,
+                   received_in: Path | None = None) -> list[UploadResult]:
+    """Save and ingest each (temporary path, original name); one result per file, in order. With ``received_in``
+    (the web app's upload folder), a file outside it is refused before anything reads it."""
     results = []
     for source, original in files:
         shown = Path(str(original).replace("\\", "/")).name or str(original)
         name = safe_name_or_none(original)
         existed = name is not None and (uploads_dir(data_dir) / name).is_file()
         try:
+            if received_in is not None:
+                check_received(source, received_in)
             path = save_upload(source, original, data_dir, max_mb)
         except UploadRejected as error:
             results.append(UploadResult(shown, False, str(error)))

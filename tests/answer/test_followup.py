@@ -1,7 +1,7 @@
 import pytest
 
 from answer.followup import (clean_rewrite, has_cue, is_followup, joined_question, mentioned_speeches, name_speech,
-                             parse_history, referenced_speech, restated, topic)
+                             parse_history, recent_history, referenced_speech, restated, topic)
 
 HISTORY = [
     {"role": "user", "content": "第一篇讲话提出的经济增长目标是什么？"},
@@ -80,6 +80,25 @@ def test_a_new_year_takes_the_place_of_the_one_asked_before():
     turns = parse_history([{"role": "user", "content": "2021年政府工作报告提出的增长目标是多少？"},
                            {"role": "assistant", "content": "6%以上[1]。"}])
     assert joined_question("那2022年的呢？", turns) == "2022年政府工作报告提出的增长目标是多少？"
+
+
+def test_history_over_its_limits_is_refused_and_the_recent_part_that_fits_is_accepted():
+    long = [{"role": "user" if i % 2 == 0 else "assistant", "content": "讲" * 100} for i in range(30)]
+    with pytest.raises(ValueError, match="30 messages; at most 20 .*SPEECHES_MAX_HISTORY_TURNS"):
+        parse_history(long, max_turns=20, max_chars=10_000)
+    with pytest.raises(ValueError, match="over 1000 characters .*SPEECHES_MAX_HISTORY_CHARS"):
+        parse_history(long[:20], max_turns=20, max_chars=1000)
+    recent = recent_history(long, max_turns=20, max_chars=1000)
+    assert recent == long[-10:]
+    assert len(parse_history(recent, max_turns=20, max_chars=1000)) == 10
+    assert recent_history(long, max_turns=8, max_chars=10_000) == long[-8:]
+
+
+def test_joined_question_keeps_the_question_words_first_within_the_limit():
+    turns = parse_history([{"role": "user", "content": "长" * 1000}, {"role": "assistant", "content": "答"}])
+    joined = joined_question("那干部作风呢？", turns, limit=50)
+    assert joined == "长" * 45 + " 干部作风"
+    assert joined_question("那" + "问" * 80 + "呢？", turns, limit=50) == "问" * 50
 
 
 def test_rewrite_output_is_cleaned_or_refused():

@@ -12,6 +12,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
+from answer.events import Delta, collect
+from answer.segments import Run, cited_labels
 from answer.llm.errors import LLMUnavailable
 from answer.service import Assistant
 from ingest.store import UnknownSpeechError
@@ -69,9 +71,10 @@ def make(settings, store):
 
 def test_answer_streams_and_its_markers_become_citations(make):
     assistant = make(lambda prompt: f"今年提出经济增速要“保8争9”[{label_of(prompt, '保8争9')}][9]。")
-    items = list(assistant.ask_stream("今年的经济增速目标是什么？"))
-    deltas, answer = items[:-1], items[-1]
-    assert len(deltas) > 3 and all(isinstance(d, str) for d in deltas)
+    events = list(assistant.ask_stream("今年的经济增速目标是什么？"))
+    deltas, answer = events[:-1], events[-1].result
+    assert len(deltas) > 3 and all(isinstance(d, Delta) for d in deltas)
+    assert "".join(d.text for d in deltas) == collect(events).text
     assert answer.found and answer.answer.endswith("]。") and "[9]" not in answer.answer
     assert answer.dropped_markers == ["9"]
     (citation,) = answer.citations
@@ -236,6 +239,10 @@ def test_compare_asks_about_each_speech_apart_then_compares_the_two(make):
     assert result.dropped_markers == ["C1"]
     assert {c.label[0] for c in result.citations} == {"A", "B"}
     assert set(result.as_json()["speeches"]) == {"A", "B"}
+    heading, said = result.segments[:2]  # the code's heading, taken as it is; the model's summary, parsed
+    assert heading.runs == (Run("《在市人民代表大会第二次会议闭幕会上的讲话》"),)
+    assert said.runs[0] == Run("要持续优化干部作风") and said.runs[1].cite.startswith("A")
+    assert cited_labels(result.segments) == [c.label for c in result.citations]
 
 
 def test_compare_with_one_silent_speech_skips_the_comparison_step(make):

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from browser.helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DOCS_SCREENSHOTS,
     ROOT_PATH,
     TOKEN,
@@ -24,14 +22,6 @@ from browser.helpers import (
     free_port,
     host_page,
 )
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail("the browser tests need Debian's chromium: apt-get install -y chromium fonts-wqy-zenhei "
-                    "(.ci/run installs it), or leave them out with: python -m pytest -m 'not browser'")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="session")
@@ -84,57 +74,6 @@ def proxied_app(tmp_path_factory, app):
             yield f"http://127.0.0.1:{port}{ROOT_PATH}"
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # launch() starts chromium on a fresh temporary profile each time.
-        chromium = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-class PageWatch:
-    """What a page did that a test may forbid: requests off this machine, dialogs (alert() from injected markup),
-    script errors; and the console, for CSP reports."""
-
-    def __init__(self, page) -> None:
-        self.external: list[str] = []
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.console: list[str] = []
-        page.on("request", self._request)
-        page.on("dialog", self._dialog)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", lambda message: self.console.append(message.text))
-
-    def _request(self, request) -> None:
-        url = request.url
-        if not (url.startswith("http://127.0.0.1:") or url.startswith(("data:", "blob:", "about:"))):
-            self.external.append(url)
-
-    def _dialog(self, dialog) -> None:
-        if dialog.type == "confirm":  # our own "delete this speech?"
-            dialog.accept()
-            return
-        self.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 950}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    watch = PageWatch(page)
-    page.watch = watch
-    yield page
-    context.close()
-    assert not watch.external, f"the page fetched from outside this machine: {watch.external}"
-    assert not watch.dialogs, f"a dialog opened (injected script ran?): {watch.dialogs}"
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -25,6 +26,38 @@ CHROMIUM_ARGS = [
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 TOKEN = "test-token-0123456789"
 ROOT_PATH = "/speeches"
+
+
+@contextlib.contextmanager
+def launch_chromium():
+    """Debian's chromium driven by Playwright, on a fresh temporary profile (Playwright never downloads one here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium: apt-get install -y chromium fonts-wqy-zenhei "
+                    "(.ci/run installs it), or leave them out with: python -m pytest -m 'not browser'")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextlib.contextmanager
+def watched_page(browser, timeout_ms: float = 30_000):
+    """A page in a fresh browser context, its doings in ``page.watch`` (``PageWatch``); the test fails if the page
+    fetched anything from off this machine or a dialog opened (injected script ran)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.watch = PageWatch(page)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not page.watch.external, f"the page fetched from outside this machine: {page.watch.external}"
+    assert not page.watch.dialogs, f"a dialog opened (injected script ran?): {page.watch.dialogs}"
 
 
 def free_port() -> int:
@@ -102,6 +135,33 @@ def host_page(app_url: str, **data: str) -> str:
 <ul class="news"><li>关于做好年度工作总结的通知</li><li>全市经济工作会议精神传达提纲</li><li>机关食堂本周菜单</li></ul>
 <script src="{app_url}/widget.js" {attributes}></script>
 </body></html>"""
+
+
+class PageWatch:
+    """What a page did that a test may forbid: requests off this machine, dialogs (alert() from injected markup),
+    script errors; and the console, for CSP reports."""
+
+    def __init__(self, page) -> None:
+        self.external: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        page.on("request", self._request)
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: self.console.append(message.text))
+
+    def _request(self, request) -> None:
+        url = request.url
+        if not (url.startswith("http://127.0.0.1:") or url.startswith(("data:", "blob:", "about:"))):
+            self.external.append(url)
+
+    def _dialog(self, dialog) -> None:
+        if dialog.type == "confirm":  # our own "delete this speech?"
+            dialog.accept()
+            return
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
 
 
 # -- helpers for the Gradio UI -----------------------------------------------------------------------------------

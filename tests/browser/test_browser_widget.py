@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from browser.helpers import ROOT_PATH, STREAM_WATCH, TOKEN, ask_in_chat, open_ui
 
@@ -19,7 +20,7 @@ def test_widget_on_an_allowed_intranet_page_can_chat(app, allowed_host, page, sc
     button.click()
     frame = page.frame_locator("iframe.speeches-widget__frame")
     frame.locator("#question").wait_for()
-    assert frame.locator("#speech-filter").input_value() == "2025-city-work-meeting"  # data-speech
+    expect(frame.locator("#speech-filter")).to_have_value("2025-city-work-meeting")  # data-speech, once listed
 
     embed = page.frame(url=lambda url: "/embed?" in url)
     embed.evaluate(STREAM_WATCH % ".msg.bot .answer")

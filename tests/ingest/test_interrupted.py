@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, SAMPLES, SEED, FakeEmbeddings, minilm_folder
 
 from ingest.pipeline import Ingestor
-from ingest.store import open_store
+from ingest.store import open_store, split_passage_id
 from settings import Settings
 
 
@@ -85,8 +85,8 @@ def test_a_crash_at_every_write_leaves_each_speech_wholly_old_or_new(tmp_path):
         settings = Settings(data_dir=run / "data", embedding="fake", _env_file=None)
         store, _ = prepare(run / "speeches", settings)
         budget = [writes]
-        store.speeches = CrashingCollection(store.speeches, budget)
-        store.passages = CrashingCollection(store.passages, budget)
+        store._speeches = CrashingCollection(store._speeches, budget)
+        store._passages = CrashingCollection(store._passages, budget)
         try:
             Ingestor(store, settings, progress=False).run([run / "speeches"], prune=True)
             finished = True
@@ -99,8 +99,8 @@ def test_a_crash_at_every_write_leaves_each_speech_wholly_old_or_new(tmp_path):
             assert texts in (old.get(speech_id), new.get(speech_id)), f"crash at write {writes}: {speech_id} mixed"
         Ingestor(reopened, settings, progress=False).run([run / "speeches"], prune=True)
         assert snapshot(reopened) == new, f"crash at write {writes}: the next run did not repair"
-        current = {f"{s.id}#{s.version}#" for s in reopened.list_speeches()}
-        leftovers = [i for i in reopened.passages.get(include=[])["ids"] if i[: i.rindex("#") + 1] not in current]
+        current = {(s.id, s.version) for s in reopened.list_speeches()}
+        leftovers = [i for i in reopened._passages.get(include=[])["ids"] if split_passage_id(i)[:2] not in current]
         assert not leftovers, f"crash at write {writes}: orphan passages {leftovers[:3]}"
         if finished:
             break
@@ -133,4 +133,4 @@ def test_sigkill_during_a_real_ingest_then_rerun(tmp_path):
     assert len(speeches) == 5 and all(s["passages"] > 0 for s in speeches)
     store = open_store(Settings(data_dir=tmp_path / "data", embedding=f"st:{minilm_folder()}", _env_file=None))
     snapshot(store)
-    assert len(store.passages.get(include=[])["ids"]) == sum(s["passages"] for s in speeches)
+    assert len(store._passages.get(include=[])["ids"]) == sum(s["passages"] for s in speeches)

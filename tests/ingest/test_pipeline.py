@@ -21,7 +21,8 @@ def visible_passages(store, speech_id):
 
 
 def all_passage_ids(store):
-    return set(store.passages.get(include=[])["ids"])
+    """Every passage stored, of any version (below the store's API: what a crash could leave behind)."""
+    return set(store._passages.get(include=[])["ids"])
 
 
 def test_every_passage_is_an_exact_slice_of_its_speech(store, settings, library):
@@ -114,13 +115,13 @@ def test_reindex_rebuilds_every_speech_from_its_stored_text(settings, library):
     store = open_store(settings, first)
     ingest(store, settings, library)
     expected = {s.id: [p.text for p in visible_passages(store, s.id)] for s in store.list_speeches()}
-    SpeechStore.reset_passages(store.client)
+    SpeechStore.reset_passages(store._client)
     other = settings.model_copy(update={"embedding": "fake-2"})
     store = open_store(other, FakeEmbeddings())
     report = ingest(store, other)  # no paths: everything comes from the stored texts
     assert sorted(report.reindexed) == sorted(expected)
     assert {s.id: [p.text for p in visible_passages(store, s.id)] for s in store.list_speeches()} == expected
-    assert store.passages.metadata["embedding_backend"] == "fake-2"
+    assert store._passages.metadata["embedding_backend"] == "fake-2"
 
 
 def test_missing_path_is_reported_and_the_rest_is_stored(store, settings, library, tmp_path):
@@ -135,9 +136,9 @@ def test_library_made_with_chromas_default_log_size_gets_ours_and_keeps_its_spee
     first = open_store(settings, fake_embeddings)
     ingest(first, settings, library)
     before = [(s.id, s.version) for s in first.list_speeches()]
-    first.speeches.modify(configuration={"hnsw": {"sync_threshold": 1000, "batch_size": 100}})  # as older code left it
+    first._speeches.modify(configuration={"hnsw": {"sync_threshold": 1000, "batch_size": 100}})  # as older code left it
     again = open_store(settings, fake_embeddings)
-    hnsw = again.speeches.configuration["hnsw"]
+    hnsw = again._speeches.configuration["hnsw"]
     assert hnsw["sync_threshold"] == store_module._SPEECHES_HNSW["sync_threshold"]
     assert [(s.id, s.version) for s in again.list_speeches()] == before
     assert len(ingest(again, settings, library).unchanged) == len(before)

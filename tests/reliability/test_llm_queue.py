@@ -15,7 +15,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict
 
 from answer.service import Assistant, LLMQueue
-from answer.types import Answer, Queued
+from answer.events import Queued
+from answer.types import Answer
 from web.api import _stream
 
 QUESTION = "生态环境保护要坚持什么？"
@@ -70,7 +71,7 @@ def test_concurrent_questions_wait_their_turn_and_are_told_their_position(settin
     streams: dict[int, list] = {}
 
     def ask(n: int) -> None:
-        streams[n] = list(_stream(lambda: assistant.ask_stream(QUESTION), "answer", lambda a: ""))
+        streams[n] = list(_stream(lambda: assistant.ask_stream(QUESTION), lambda a: ""))
 
     threads = [threading.Thread(target=ask, args=(n,)) for n in range(3)]
     for t in threads:

@@ -11,6 +11,7 @@ import pytest
 from conftest import ingest
 
 import retriever.keyword as keyword
+from ingest.store import passage_id, split_passage_id
 from retriever.keyword import KeywordIndex, query_tokens, tokenize
 
 CITY = "2025-city-work-meeting"
@@ -36,12 +37,13 @@ def tokenize_calls(monkeypatch):
     return calls
 
 
-def text_of(store, passage_id):
-    return store.passages.get(ids=[passage_id], include=["documents"])["documents"][0]
+def text_of(store, pid):
+    return store.passages_by_id([pid])[pid].text
 
 
 def store_passage_ids(store):
-    return set(store.passages.get(include=[])["ids"])
+    """Every passage stored, of any version (below the store's API)."""
+    return set(store._passages.get(include=[])["ids"])
 
 
 def hit_ids(idx, query, k=1000, allowed=None):
@@ -100,7 +102,7 @@ def test_scores_equal_bm25s(store, index):
     ids, docs = [], []
     for sid, speech in speeches.items():
         for p in store.speech_passages(sid):
-            ids.append(f"{sid}#{speech.version}#{p.order}")
+            ids.append(passage_id(sid, speech.version, p.order))
             docs.append(tokenize(f"{speech.title}\n{p.text}"))
     reference = bm25s.BM25(k1=keyword.K1, b=keyword.B, method="lucene")
     reference.index(docs, show_progress=False)
@@ -115,9 +117,9 @@ def test_scores_equal_bm25s(store, index):
 
 def test_allowed_restricts_results_to_those_speeches(index):
     everything = hit_ids(index, "经济发展")
-    assert len({pid.split("#")[0] for pid in everything}) > 1
+    assert len({split_passage_id(pid)[0] for pid in everything}) > 1
     only_city = hit_ids(index, "经济发展", allowed={CITY})
-    assert only_city and all(pid.startswith(f"{CITY}#") for pid in only_city)
+    assert only_city and all(split_passage_id(pid)[0] == CITY for pid in only_city)
     assert only_city == [pid for pid in everything if pid.startswith(f"{CITY}#")]
     assert hit_ids(index, "经济发展", allowed=lambda sid: sid == CITY) == only_city
     assert hit_ids(index, "经济发展", allowed=set()) == []
@@ -147,7 +149,7 @@ def test_changed_speech_is_picked_up_and_its_old_text_is_gone(store, settings, l
     assert len(tokenize_calls) == passages_now, "only the changed speech is re-tokenised"
     version = store.get_speech(CITY).version
     top = index.search("双城四带", 1)[0][0]
-    assert top.startswith(f"{CITY}#{version}#") and "双城四带" in text_of(store, top)
+    assert split_passage_id(top)[:2] == (CITY, version) and "双城四带" in text_of(store, top)
     for pid in hit_ids(index, "一核两翼三区"):
         assert pid in store_passage_ids(store), f"stale passage {pid}"
         assert "一核两翼三区" not in text_of(store, pid)
@@ -175,7 +177,7 @@ def test_pruned_and_deleted_speeches_leave_no_passages(store, settings, library,
     store.delete_speech(CITY)
     assert index.sync(store)
     assert not any(pid.startswith(("2023-ecology-forum#", f"{CITY}#")) for pid in hit_ids(index, "生态 经济 发展"))
-    assert CITY not in {pid.split("#")[0] for pid in hit_ids(index, "一核两翼三区")}
+    assert CITY not in {split_passage_id(pid)[0] for pid in hit_ids(index, "一核两翼三区")}
     assert index.speech_ids() == {s.id for s in store.list_speeches()}
     assert len(index) == len(store_passage_ids(store))
 

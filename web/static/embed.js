@@ -1,16 +1,16 @@
-// The embed page's chat (web/static/embed.html): talks to the JSON API, streams answers, opens citations.
+// The embed page's chat (web/templates/embed.html): talks to the JSON API, streams answers, opens citations.
 // Everything from the server is data: text goes into the page with textContent / text nodes only, never innerHTML.
-// URL parameters (set by widget.js): title, speech (default filter), token (shared access token), color.
+// An answer is drawn from its `segments` (answer/segments.py): its text is never parsed here, so a "[1]" quoted from
+// a speech stays text. The page's own texts and lengths come from the server as JSON (#embed-config, web/render.py).
+// URL parameters (set by widget.js): title, speech (default filter), color; #token=... (the readers' token).
 (function () {
   'use strict';
 
   var params = new URLSearchParams(location.search);
-  var token = params.get('token') || '';
-  var MARKER = /[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*)\s*[\]］】]/g;  // answer/citations.py
-  var LABEL = /[A-Z]?\d{1,2}/g;
-  var BULLET = /^\s*(?:[-*•·]|\d{1,2}[.、)）])\s+/;
+  var token = new URLSearchParams(location.hash.slice(1)).get('token') || '';  // widget.js puts it in the fragment
 
   var $ = function (id) { return document.getElementById(id); };
+  var CONFIG = JSON.parse($('embed-config').textContent);
   var messages = $('messages'), form = $('ask'), question = $('question'), send = $('send');
   var filter = $('speech-filter'), viewer = $('viewer'), viewerText = $('viewer-text'), viewerHead = $('viewer-head');
   var history = [];
@@ -69,17 +69,7 @@
     })
     .catch(function () { /* the filter stays "all"; asking shows the real error */ });
 
-  // -- rendering an answer ------------------------------------------------------------------------------------
-  function flaggedRanges(text, sentences) {
-    var ranges = [];
-    (sentences || []).forEach(function (s) {
-      s = (s || '').trim();
-      var at = s ? text.indexOf(s) : -1;
-      if (at >= 0) ranges.push([at, at + s.length]);
-    });
-    return ranges;
-  }
-
+  // -- rendering an answer from its segments -------------------------------------------------------------------
   function chip(label, citation) {
     if (!citation) return document.createTextNode('[' + label + ']');
     var b = el('button', 'chip', label);
@@ -90,67 +80,48 @@
     return b;
   }
 
-  // text[lo:hi] into `parent`: markers as chips, flagged sentences marked.
-  function inline(parent, text, lo, hi, flagged, cited) {
-    var cuts = [lo, hi], markers = {};
-    flagged.forEach(function (r) { [r[0], r[1]].forEach(function (p) { if (p > lo && p < hi) cuts.push(p); }); });
-    if (cited) {
-      var m, part = text.slice(0, hi);
-      MARKER.lastIndex = lo;
-      while ((m = MARKER.exec(part)) !== null) {
-        markers[m.index] = m;
-        cuts.push(m.index, m.index + m[0].length);
-      }
+  // A block's runs into `parent`: text as text nodes, references as chips; the runs of one flagged sentence
+  // (same `flag`) in one marked span, followed by the warning sign.
+  function renderRuns(parent, runs, cited) {
+    var span = null, flag = null;
+    function closeFlagged() {
+      if (span) parent.appendChild(el('span', 'flag-icon', '⚠'));
+      span = null;
     }
-    cuts = cuts.filter(function (v, i, a) { return a.indexOf(v) === i; }).sort(function (a, b) { return a - b; });
-    for (var i = 0; i + 1 < cuts.length; i++) {
-      var p = cuts[i], q = cuts[i + 1], piece;
-      var marker = markers[p];
-      if (marker && p + marker[0].length === q) {
-        piece = document.createDocumentFragment();
-        (marker[1].match(LABEL) || []).forEach(function (label) { piece.appendChild(chip(label, cited[label])); });
-      } else {
-        piece = document.createTextNode(text.slice(p, q));
+    runs.forEach(function (run) {
+      var runFlag = run.flag == null ? null : run.flag;
+      if (runFlag !== flag) {
+        closeFlagged();
+        flag = runFlag;
+        if (flag !== null) {
+          span = el('span', 'flagged');
+          span.title = CONFIG.flagged_title;
+          parent.appendChild(span);
+        }
       }
-      var isFlagged = flagged.some(function (r) { return r[0] <= p && q <= r[1]; });
-      if (isFlagged) {
-        var span = el('span', 'flagged');
-        span.title = '引用核对未通过：所引材料不支持这句话';
-        span.appendChild(piece);
-        parent.appendChild(span);
-        if (flagged.some(function (r) { return r[1] === q; })) parent.appendChild(el('span', 'flag-icon', '⚠'));
-      } else {
-        parent.appendChild(piece);
-      }
-    }
+      (span || parent).appendChild(run.cite != null ? chip(run.cite, cited[run.cite])
+                                                     : document.createTextNode(run.text));
+    });
+    closeFlagged();
   }
 
-  function renderAnswer(container, text, citations, unsupported) {
+  function renderAnswer(container, segments, citations) {
     container.textContent = '';
-    var cited = null;
-    if (citations) {
-      cited = {};
-      citations.forEach(function (c) { cited[String(c.label)] = c; });
-    }
-    var flagged = flaggedRanges(text, unsupported);
-    var list = null, offset = 0;
-    text.split('\n').forEach(function (line) {
-      var lo = offset, hi = offset + line.length;
-      offset = hi + 1;
-      if (!line.trim()) { list = null; return; }
-      var bullet = BULLET.exec(line);
-      var block;
-      if (bullet) {
+    var cited = {};
+    citations.forEach(function (c) { cited[String(c.label)] = c; });
+    var list = null;
+    segments.forEach(function (block) {
+      var node;
+      if (block.kind === 'item') {
         if (!list) { list = el('ul'); container.appendChild(list); }
-        block = el('li');
-        list.appendChild(block);
-        lo += bullet[0].length;
+        node = el('li');
+        list.appendChild(node);
       } else {
         list = null;
-        block = el('p');
-        container.appendChild(block);
+        node = el('p');
+        container.appendChild(node);
       }
-      inline(block, text, lo, hi, flagged, cited);
+      renderRuns(node, block.runs, cited);
     });
   }
 
@@ -163,7 +134,7 @@
       item.appendChild(document.createTextNode(' '));
       item.appendChild(el('span', 'where', speechLabel(c.title || c.speech_id, c.date)));
       var snippet = (c.text || '').replace(/\s+/g, ' ').trim();
-      if (snippet.length > 70) snippet = snippet.slice(0, 70) + '…';
+      if (snippet.length > CONFIG.snippet_chars) snippet = snippet.slice(0, CONFIG.snippet_chars) + '…';
       item.appendChild(document.createTextNode(' '));
       item.appendChild(el('span', 'snippet', snippet));
       list.appendChild(item);
@@ -297,23 +268,25 @@
             body.textContent = streamed;
             scrollDown();
           } else if (item.queue) {  // waiting for the local model: say where in the queue
-            body.textContent = streamed + '（排队中：您是第 ' + item.queue.position + ' 位，共 ' +
-              item.queue.waiting + ' 人在等待本机模型……）';
+            body.textContent = streamed + item.queue.text;
             scrollDown();
           } else if (item.answer) {
             finished = true;
             var a = item.answer;
             body.className = 'answer';
-            renderAnswer(body, a.answer, a.context.concat(a.citations), a.unsupported_sentences);
+            renderAnswer(body, a.segments, a.context.concat(a.citations));
             if (a.unsupported_sentences.length) {
-              bubble.appendChild(el('p', 'note', '⚠ ' + a.unsupported_sentences.length +
-                                    ' 句话未通过引用核对（已标出），请核对原文。'));
+              bubble.appendChild(el('p', 'note', '⚠ ' +
+                                    CONFIG.flagged_note.replace('{n}', a.unsupported_sentences.length)));
             }
             renderSources(bubble, a.citations);
             renderActions(bubble, a, item.markdown);
-            history.push({ role: 'user', content: text });
-            history.push({ role: 'assistant', content: a.answer,
+            // what the server accepts at its smallest history limits (SPEECHES_MAX_HISTORY_TURNS >= 8,
+            // SPEECHES_MAX_HISTORY_CHARS >= 8000): the last 8 messages, 1000 characters each
+            history.push({ role: 'user', content: text.slice(0, 1000) });
+            history.push({ role: 'assistant', content: a.answer.slice(0, 1000),
                            citations: a.citations.map(function (c) { return { speech_id: c.speech_id }; }) });
+            history = history.slice(-8);
           } else if (item.error) {
             finished = true;
             showError(bubble, item.error);

@@ -1,0 +1,98 @@
+"""What an answer stream yields, and the one way to consume it.
+
+``Assistant.ask_stream`` and ``compare_stream`` yield typed events: ``Delta`` (a piece of answer text), ``Queued``
+(the request waits its turn for the local model), and last ``Done`` (the finished ``Answer`` or ``Comparison``).
+Consumers never sort events by type: ``follow(stream)`` folds each into a ``Reply`` (the answer as far as it has
+come) and yields it, and the CLI, the JSON API and the UI render the reply; the API sends ``reply.event.as_json()``
+as its NDJSON line. Each event says how it changes a reply (``apply``) and what its line is (``as_json``), so a new
+kind of event is one class here (and, where a page should show it, a field of ``Reply`` it renders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from answer.types import Answer, Comparison
+
+
+@dataclass(frozen=True)
+class Delta:
+    """The next piece of answer text."""
+
+    text: str
+
+    def apply(self, reply: Reply) -> None:
+        reply.text += self.text
+        reply.queued = None
+
+    def as_json(self) -> dict:
+        return {"delta": self.text}
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The request waits its turn for the LLM; ``position`` 1 is next, ``waiting`` wait in all."""
+
+    position: int
+    waiting: int
+
+    def text(self) -> str:
+        return f"（排队中：您是第 {self.position} 位，共 {self.waiting} 人在等待本机模型……）"
+
+    def apply(self, reply: Reply) -> None:
+        reply.queued = self
+
+    def as_json(self) -> dict:
+        return {"queue": {"position": self.position, "waiting": self.waiting, "text": self.text()}}
+
+
+@dataclass(frozen=True)
+class Done:
+    """The finished result; the last event of a stream."""
+
+    result: Answer | Comparison
+
+    def apply(self, reply: Reply) -> None:
+        reply.result = self.result
+        reply.queued = None
+
+    def as_json(self) -> dict:
+        return {self.result.kind: self.result.as_json()}
+
+
+Event = Delta | Queued | Done
+
+
+@dataclass
+class Reply:
+    """A stream's answer as far as it has come."""
+
+    text: str = ""  # the answer text streamed so far
+    queued: Queued | None = None  # set while the request waits for the LLM
+    result: Answer | Comparison | None = None  # set by Done
+    event: Event | None = None  # the event last added
+
+    def add(self, event: Event) -> Reply:
+        event.apply(self)
+        self.event = event
+        return self
+
+    def showing(self) -> str:
+        """What a page shows while the answer streams: the text so far, and where in the queue it waits."""
+        return self.text + (self.queued.text() if self.queued else "")
+
+
+def follow(stream: Iterable[Event]) -> Iterator[Reply]:
+    """The reply after each event of ``stream`` (one ``Reply``, updated in place)."""
+    reply = Reply()
+    for event in stream:
+        yield reply.add(event)
+
+
+def collect(stream: Iterable[Event]) -> Reply:
+    """The reply once ``stream`` has ended."""
+    reply = Reply()
+    for event in stream:
+        reply.add(event)
+    return reply
