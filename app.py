@@ -53,6 +53,8 @@ def print_result(result, as_json: bool, streamed: bool) -> None:
         return
     if not streamed:
         print(result.answer)
+    if result.degraded_reason:
+        print(f"! {result.degraded_reason}")
     print()
     for c in result.citations:
         where = f"《{c.title}》" + (f"（{c.date}）" if c.date else "")
@@ -62,16 +64,24 @@ def print_result(result, as_json: bool, streamed: bool) -> None:
 
 
 def run_stream(stream, as_json: bool):
-    from answer.events import Reply, follow
+    """Print an answer as it comes: the evidence at once, then the synthesis as it streams (or the JSON at the end).
+    What failed the citation check is printed after it, marked; the final text is not printed again."""
+    from answer.events import Evidence, Reply, follow
+    from answer.segments import as_text
 
-    reply, shown = Reply(), 0
+    reply, shown, evidence = Reply(), 0, False
     for reply in follow(stream):
-        if not as_json and len(reply.text) > shown:
+        if as_json:
+            continue
+        if isinstance(reply.event, Evidence):
+            print(as_text(reply.event.segments), flush=True)
+            evidence = True
+        if len(reply.text) > shown:
             print(reply.text[shown:], end="", flush=True)
             shown = len(reply.text)
     if shown:
         print()
-    print_result(reply.result, as_json, streamed=shown > 0)
+    print_result(reply.result, as_json, streamed=evidence or shown > 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,8 +69,12 @@ class Settings(BaseSettings):
     llm_context: int = Field(4096, ge=512, le=32768, description="Context window of the local model, in tokens.")
     max_answer_tokens: int = Field(384, ge=16, le=4096, description="Longest answer, in tokens.")
     language: str = Field("zh", pattern="^(zh|en)$", description="Language of the prompts and answers: zh or en.")
-    answer_passages: int = Field(3, ge=1, le=12, description="Passages numbered into an answer prompt.")
-    compare_passages: int = Field(3, ge=1, le=8, description="Passages per speech in a comparison prompt.")
+    answer_passages: int = Field(5, ge=1, le=12, description="Passages retrieved for an answer; its evidence is "
+                                 "chosen from their sentences.")
+    evidence_quotes: int = Field(3, ge=1, le=8, description="Sentences quoted as an answer's evidence (and given to "
+                                 "the LLM).")
+    compare_passages: int = Field(3, ge=1, le=8, description="Passages retrieved per speech in a comparison; two "
+                                  "sentences of each are quoted.")
 
     # -- the web app (issue 5) ------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the web app listens on.")

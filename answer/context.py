@@ -1,16 +1,11 @@
-"""Turning retrieved passages into numbered citations, the prompt's quoted material, and extractive answers."""
+"""Turning retrieved passages into numbered citations, and quotes into the prompt's material."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from answer.citations import bigrams
-from answer.segments import Draft, Run
 from answer.types import Citation
 from retriever.search import RetrievedPassage
-
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?[”’」』）)]*")
 
 
 def to_citation(label: str, passage: RetrievedPassage) -> Citation:
@@ -31,13 +26,16 @@ def as_data(text: str) -> str:
 
 
 def format_material(citations: Sequence[Citation]) -> str:
-    blocks = []
+    """The quotes as the prompt's material: each speech's title and date once, then its quotes, each after its
+    label ("[1] …"). Nothing more: every token of the prompt is read before the first token of the answer."""
+    blocks: list[str] = []
+    speech = None
     for c in citations:
-        head = f"[{c.label}]《{as_data(c.title)}》" + (f"（{c.date}）" if c.date else "")
-        if c.section:
-            head += f" {as_data(c.section)}"
-        blocks.append(f"{head}\n{as_data(c.text)}")
-    return "\n\n".join(blocks)
+        if c.speech_id != speech:
+            speech = c.speech_id
+            blocks.append(f"《{as_data(c.title)}》" + (f"（{c.date}）" if c.date else ""))
+        blocks.append(f"[{c.label}] {as_data(c.text)}")
+    return "\n".join(blocks)
 
 
 def titles(names: Sequence[str]) -> str:
@@ -51,21 +49,3 @@ def naming(question: str, names: Sequence[str]) -> str:
     the answer says which speech it is about ("市十六届人大二次会议提出了哪些工程？（《在市人民代表大会第二次会议闭幕会上的讲话》）")."""
     missing = [name for name in names if name not in question]
     return f"{question}（{titles(names)}）" if missing else question
-
-
-def best_sentence(text: str, question: str) -> str:
-    """The sentence of ``text`` sharing most character bigrams with the question (verbatim, for quoting)."""
-    wanted = bigrams(question)
-    candidates = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
-    if not candidates:
-        return text.strip()
-    return max(candidates, key=lambda s: (len(bigrams(s) & wanted), -abs(len(s) - 60)))
-
-
-def extractive_answer(citations: Sequence[Citation], question: str, intro: str) -> Draft:
-    """An answer with no LLM: the best sentence of each passage, quoted verbatim, with its citation. The quotes are
-    text runs: whatever brackets a speech holds, they are never read as citation markers."""
-    draft = Draft().line(intro)
-    for c in citations:
-        draft.line(f"「{best_sentence(c.text, question)}」", Run(cite=c.label), item=True)
-    return draft

@@ -1,7 +1,10 @@
 """What an answer stream yields, and the one way to consume it.
 
-``Assistant.ask_stream`` and ``compare_stream`` yield typed events: ``Delta`` (a piece of answer text), ``Queued``
-(the request waits its turn for the local model), and last ``Done`` (the finished ``Answer`` or ``Comparison``).
+``Assistant.ask_stream`` and ``compare_stream`` yield typed events: first ``Evidence`` (the quotes the answer rests
+on, chosen in code right after retrieval: shown at once, before any LLM runs), then ``Delta`` (a piece of the LLM's
+synthesis, which streams below the evidence), ``Queued`` (the request waits its turn for the local model), and last
+``Done`` (the finished ``Answer`` or ``Comparison``). A stream that ends without an answer worth quoting (nothing
+found) has no ``Evidence``.
 Consumers never sort events by type: ``follow(stream)`` folds each into a ``Reply`` (the answer as far as it has
 come) and yields it, and the CLI, the JSON API and the UI render the reply; the API sends ``reply.event.as_json()``
 as its NDJSON line. Each event says how it changes a reply (``apply``) and what its line is (``as_json``), so a new
@@ -13,7 +16,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from answer.types import Answer, Comparison
+from answer.segments import Block
+from answer.types import Answer, Citation, Comparison
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The quotes the answer rests on, laid out (``segments``: the code's lines, each quote with its chip) with the
+    citations they refer to. Sent once, before the synthesis streams."""
+
+    segments: tuple[Block, ...]
+    citations: tuple[Citation, ...]
+
+    def apply(self, reply: Reply) -> None:
+        reply.evidence = self
+
+    def as_json(self) -> dict:
+        return {"evidence": {"segments": [b.as_json() for b in self.segments],
+                             "citations": [c.as_json() for c in self.citations]}}
 
 
 @dataclass(frozen=True)
@@ -61,14 +81,15 @@ class Done:
         return {self.result.kind: self.result.as_json()}
 
 
-Event = Delta | Queued | Done
+Event = Evidence | Delta | Queued | Done
 
 
 @dataclass
 class Reply:
     """A stream's answer as far as it has come."""
 
-    text: str = ""  # the answer text streamed so far
+    evidence: Evidence | None = None  # set by Evidence: shown above the text
+    text: str = ""  # the synthesis text streamed so far
     queued: Queued | None = None  # set while the request waits for the LLM
     result: Answer | Comparison | None = None  # set by Done
     event: Event | None = None  # the event last added

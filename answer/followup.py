@@ -26,6 +26,7 @@ _ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth|fifth)\s+(?:speech|one)\b", re.IGNORECASE)
 _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
 _THIS = re.compile(r"这篇(?:讲话)?|该讲话|这个讲话|上述讲话|this speech|that speech", re.IGNORECASE)
+_BOTH_SPEECHES = re.compile(r"(?:这|那)?两(?:篇|份)(?:讲话|报告)?(?:中|里)?")  # "两篇讲话…", when one of them is asked next
 _FOLLOWUP_START = re.compile(
     r"^(那|那么|这|它|其|此|还有|另外|再|and\b|what about|how about|and what|also)", re.IGNORECASE
 )
@@ -149,7 +150,7 @@ def restated(question: str, turns: Sequence[Turn], title: str | None = None) -> 
     reference = f"《{title}》" if title else _reference_words(question)
     if not reference:
         return subject
-    for pattern in (_ORDINAL, _THIS, _ORDINAL_EN):
+    for pattern in (_ORDINAL, _THIS, _ORDINAL_EN, _BOTH_SPEECHES):
         if pattern.search(subject):
             return pattern.sub(reference, subject, count=1)
     return f"{reference}中，{subject}"
@@ -209,9 +210,23 @@ def clean_rewrite(text: str, question: str) -> str | None:
     return line
 
 
+def has_own_words(question: str) -> bool:
+    """Whether a follow-up says what it asks about besides pointing back ("这篇讲话对人大代表有什么要求？"), so that,
+    once its speech is named, it needs neither a rewrite nor the previous question."""
+    return len(re.sub(r"\W", "", _CUE.sub("", _bare(question)))) >= 5 and not _is_reference_only(question)
+
+
 def name_speech(question: str, title: str) -> str:
     """The question with "第二篇讲话" / "this speech" replaced by the speech's title, for the answer prompt."""
     named = f"《{title}》"
     for pattern in (_ORDINAL, _THIS, _ORDINAL_EN):
         question = pattern.sub(named, question)
     return question
+
+
+def named_followup(question: str, title: str) -> str:
+    """A follow-up that says what it asks ("那第二篇讲话对干部有什么要求呢？") as a standalone question: its speech
+    named, its "那…呢" dropped ("《标题》对干部有什么要求？")."""
+    named = name_speech(question.strip(), title)
+    named = re.sub(r"^(?:那么|那|另外|再)\s*[，,]?", "", named)
+    return re.sub(r"呢\s*([？?]?)$", r"\1", named)

@@ -1,8 +1,8 @@
 """An answer's layout, computed once: the ``segments`` of ``Answer``/``Comparison`` JSON.
 
 Segments are blocks (``paragraph`` or list ``item``) of runs: a piece of text, or a reference to a citation by its
-label; a run inside a sentence the citation check flagged carries ``flag``, the index of that sentence in
-``unsupported_sentences``. The web page (web/render.py), the embed page (web/static/embed.js) and the Markdown export
+label. Sentences that failed the citation check are not in them (they are listed apart, in
+``unsupported_sentences``). The web page (web/render.py), the embed page (web/static/embed.js) and the Markdown export
 map segments to HTML, DOM nodes and Markdown; none of them parses an answer's text.
 
 Who wrote a text decides how it becomes segments. Text the code writes (quotes from speeches, their titles, the
@@ -15,7 +15,7 @@ only labels of passages it was given become references. ``Draft.text`` is the sa
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from answer.citations import LABEL, MARKER
@@ -30,13 +30,9 @@ class Run:
 
     text: str = ""
     cite: str | None = None
-    flag: int | None = None  # index in unsupported_sentences of the flagged sentence this run belongs to
 
     def as_json(self) -> dict:
-        out: dict = {"cite": self.cite} if self.cite is not None else {"text": self.text}
-        if self.flag is not None:
-            out["flag"] = self.flag
-        return out
+        return {"cite": self.cite} if self.cite is not None else {"text": self.text}
 
     def as_marked_text(self) -> str:
         return f"[{self.cite}]" if self.cite is not None else self.text
@@ -51,21 +47,19 @@ class Block:
         return {"kind": self.kind, "runs": [run.as_json() for run in self.runs]}
 
 
+def as_text(blocks: Iterable[Block]) -> str:
+    """Blocks as text with ``[n]`` markers, a line each, list items after "- " (for a terminal)."""
+    return "\n".join(("- " if b.kind == ITEM else "") + "".join(r.as_marked_text() for r in b.runs) for b in blocks)
+
+
 def cited_labels(blocks: Iterable[Block]) -> list[str]:
     """The labels the blocks refer to, in order of first reference."""
     return list(dict.fromkeys(run.cite for block in blocks for run in block.runs if run.cite is not None))
 
 
-def parse(text: str, labels: Collection[str] | None, flagged: Sequence[str] = (), first_flag: int = 0) -> list[Block]:
+def parse(text: str, labels: Collection[str] | None) -> list[Block]:
     """Blocks of a text a model wrote: one per non-blank line, ``- ``/``1. `` lines as items; markers naming one of
-    ``labels`` as references (``labels`` None: markers stay text, as while an answer streams); the runs of each
-    sentence in ``flagged`` found in the text carry ``flag`` = ``first_flag`` + its index."""
-    ranges = []
-    for number, sentence in enumerate(flagged):
-        sentence = sentence.strip()
-        at = text.find(sentence) if sentence else -1
-        if at >= 0:
-            ranges.append((at, at + len(sentence), first_flag + number))
+    ``labels`` as references (``labels`` None: markers stay text, as while an answer streams)."""
     blocks = []
     offset = 0
     for line in text.split("\n"):
@@ -76,38 +70,33 @@ def parse(text: str, labels: Collection[str] | None, flagged: Sequence[str] = ()
         bullet = BULLET.match(line)
         if bullet:
             lo += bullet.end()
-        blocks.append(Block(ITEM if bullet else PARAGRAPH, tuple(_runs(text, lo, hi, labels, ranges))))
+        blocks.append(Block(ITEM if bullet else PARAGRAPH, tuple(_runs(text, lo, hi, labels))))
     return blocks
 
 
-def _runs(text: str, lo: int, hi: int, labels: Collection[str] | None,
-          ranges: Sequence[tuple[int, int, int]]) -> list[Run]:
+def _runs(text: str, lo: int, hi: int, labels: Collection[str] | None) -> list[Run]:
     markers = {m.start(): m for m in MARKER.finditer(text, lo, hi)} if labels is not None else {}
     cuts = {lo, hi}
-    for start, end, _ in ranges:
-        cuts.update(p for p in (start, end) if lo < p < hi)
     for m in markers.values():
         cuts.update((m.start(), m.end()))
     points = sorted(cuts)
     runs: list[Run] = []
     for p, q in zip(points, points[1:]):
-        flag = next((n for start, end, n in ranges if start <= p and q <= end), None)
         marker = markers.get(p)
         if marker is not None and marker.end() == q:
-            found = LABEL.findall(marker.group(1))
-            runs += [Run(cite=label, flag=flag) if label in labels else Run(f"[{label}]", flag=flag)
-                     for label in found]
+            runs += [Run(cite=label) if label in labels else Run(f"[{label}]")
+                     for label in LABEL.findall(marker.group(1))]
         else:
-            runs.append(Run(text[p:q], flag=flag))
+            runs.append(Run(text[p:q]))
     return _merged(runs)
 
 
 def _merged(runs: list[Run]) -> list[Run]:
-    """Adjacent text runs of the same flag as one."""
+    """Adjacent text runs as one."""
     out: list[Run] = []
     for run in runs:
-        if out and run.cite is None and out[-1].cite is None and out[-1].flag == run.flag:
-            out[-1] = Run(out[-1].text + run.text, flag=run.flag)
+        if out and run.cite is None and out[-1].cite is None:
+            out[-1] = Run(out[-1].text + run.text)
         elif run.cite is not None or run.text:
             out.append(run)
     return out

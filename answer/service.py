@@ -25,24 +25,25 @@ LLM cannot be reached; each message names what was wrong.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.output_parsers import StrOutputParser
 
 import prompts
 from answer import context as ctx
-from answer import followup
-from answer.llm.errors import LLMUnavailable
-from answer import verify
-from answer.citations import add_missing_markers, resolve_markers
-from answer.events import Delta, Done, Event, Queued, Reply, collect
+from answer import contrast, evidence, followup, verify
+from answer.citations import add_missing_markers, resolve_markers, sentences
+from answer.events import Delta, Done, Event, Evidence, Queued, Reply, collect
+from answer.llm.errors import LLMTimeout, LLMUnavailable
 from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
-from ingest.store import SpeechStore, UnknownSpeechError, open_store
+from ingest.store import SpeechStore, UnknownSpeechError, open_store, passage_id, split_passage_id
 from retriever import named
 from retriever.named import NamedRetrieval
 from retriever.search import Filters, Retriever
@@ -50,6 +51,20 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 _UNSET = object()
+KEYS = "ABCDEFGH"  # the speeches of a per-speech answer
+PART_QUOTES = 2  # quotes per speech in an answer about several speeches, and in a comparison
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One speech's part of a per-speech answer: its key, what is asked of it, its quotes (labelled A1…)."""
+
+    key: str
+    speech_id: str
+    title: str
+    date: str | None
+    question: str
+    chosen: evidence.Selection
 
 
 class LLMQueue:
@@ -172,41 +187,48 @@ class Assistant:
                              Draft().line(phrase(self.language, "empty_library")))
             return
 
-        standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()})
+        answer = Answer(question, question, "", False, backend=self.backend)
+        standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()},
+                                               answer)
         retrieval = self._retrieve(standalone, self.settings.answer_passages, filters)
         titles = [speeches[sid].title for sid in retrieval.named if sid in speeches]  # the speeches it names
-        asked, standalone = standalone, ctx.naming(standalone, titles)
-        numbered = ctx.number(retrieval.passages)
-        answer = Answer(question, standalone, "", False, context=numbered, backend=self.backend,
-                        relevance=retrieval.relevance)
-        if not numbered:
+        asked, answer.standalone_question = standalone, ctx.naming(standalone, titles)
+        answer.relevance = retrieval.relevance
+        if not retrieval.passages:
             key = "no_speeches_match" if filters.speech_ids or filters.years else "not_found"
             yield from _said(answer, Draft().line(phrase(self.language, key)))
             return
-        if not retrieval.relevant:
-            answer.context = answer.citations = numbered[:3]
-            yield from _said(answer, self._not_found(numbered[:3]))
+        rest = _rest(retrieval)
+        if len(retrieval.per_speech) > 1:  # "2021年和2022年…分别…": each speech apart, then what they share
+            parts = [self._part(key, speeches[sid], phrase(self.language, "side_question_named",
+                                                            title=speeches[sid].title, question=rest or asked),
+                                passages, rest=rest, limit=PART_QUOTES)
+                     for key, (sid, passages) in zip(KEYS, retrieval.per_speech.items())]
+            yield from self._answer_per_speech(answer, parts, retrieval)
             return
 
-        answer.found = True
-        if self.llm is None:
-            intro = phrase(self.language, "extractive_intro_named", titles=ctx.titles(titles)) if titles else \
-                phrase(self.language, "extractive_intro")
-            draft = ctx.extractive_answer(numbered[:3], asked, intro)
-            yield Delta(draft.text)
+        chosen = self._evidence(asked, retrieval.passages, rest=rest)
+        if not chosen.answers:  # decided here, from the quotes: the LLM is not asked
+            answer.context = answer.citations = ctx.number(retrieval.passages[:3])
+            yield from _said(answer, self._not_found(answer.context))
+            return
+        answer.found, answer.context = True, list(chosen.quotes)
+        if chosen.differing:
+            intro = phrase(self.language, "evidence_differ")
+        elif titles and len(chosen.groups) == 1:
+            intro = phrase(self.language, "evidence_intro_named", titles=ctx.titles(titles))
         else:
-            said = Reply()
-            for event in self._stream_llm("answer", {"passages": ctx.format_material(numbered),
-                                                     "question": ctx.as_data(standalone)}):
-                yield said.add(event).event
-            draft = Draft().model(said.text.strip())
-        self._finish(answer, draft, {c.label: c for c in numbered})
-        if self.llm is not None and _is_refusal(draft.text, self.language):
-            answer.found = False  # the model read the passages and found no answer: trust it, keep the passages
+            intro = phrase(self.language, "evidence_intro")
+        draft = evidence.draft(chosen, intro, headed=not (titles and len(chosen.groups) == 1 and not chosen.differing))
+        yield Evidence(tuple(draft.blocks), chosen.quotes)
+        said = yield from self._synthesis(answer, chosen.quotes, answer.standalone_question)
+        if said:
+            draft.line(phrase(self.language, "synthesis_heading")).model(said)
+        self._finish(answer, draft, {c.label: c for c in chosen.quotes})
         yield Done(answer)
 
-    def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters,
-                    titles: Mapping[str, str]) -> tuple[str, Filters]:
+    def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters, titles: Mapping[str, str],
+                    result: Answer) -> tuple[str, Filters]:
         if not followup.is_followup(question, turns):
             return question, filters
         mentioned = followup.mentioned_speeches(turns, titles)
@@ -218,8 +240,10 @@ class Assistant:
         kept_topic = followup.restated(question, turns, titles.get(referenced) if referenced else None)
         if kept_topic:  # "那第二篇讲话呢？": the conversation's topic, for that speech; no rewrite needed
             return kept_topic, filters
+        if referenced and followup.has_own_words(question):  # "这篇讲话对人大代表有什么要求？": that speech, named
+            return followup.named_followup(question, titles.get(referenced, referenced)), filters
         standalone = None
-        if self.llm is not None:
+        if self._llm is not None and self.settings.llm != "extractive":
             listed = "\n".join(phrase(self.language, "nth_speech", n=i, title=titles.get(sid, sid))
                                for i, sid in enumerate(candidates, 1))
             values = {
@@ -228,7 +252,10 @@ class Assistant:
                 "speeches": listed or phrase(self.language, "none"),
                 "question": question,
             }
-            standalone = followup.clean_rewrite(collect(self._stream_llm("rewrite", values)).text, question)
+            try:
+                standalone = followup.clean_rewrite(collect(self._stream_llm("rewrite", values)).text, question)
+            except LLMUnavailable as error:  # the question is joined to the topic in code instead
+                self._degrade(result, error)
         if standalone and referenced:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
         return standalone or followup.joined_question(question, turns, self.settings.max_query_chars), filters
@@ -236,25 +263,73 @@ class Assistant:
     def _retrieve(self, question: str, k: int, filters: Filters) -> NamedRetrieval:
         return named.retrieve(self.retriever, question, k=k, filters=filters)
 
-    def _finish(self, result: Answer | Comparison, draft: Draft, numbered: Mapping[str, Citation]) -> None:
-        """The result's text, segments and citations from ``draft``. What the model wrote: missing markers added,
-        unknown ones dropped, each sentence checked against what it cites. What the code wrote (quotes, headings)
-        carries its references already and is taken as it is."""
-        texts, blocks, dropped, flagged = [], [], [], []
+    def _evidence(self, question: str, passages: Sequence, *, rest: str | None = None, prefix: str = "",
+                  limit: int | None = None) -> evidence.Selection:
+        """The quotes of ``passages`` that answer ``question``; ``rest``: what to look for in them (the question
+        without the words that named its speech)."""
+        scorer = evidence.Scorer(question, self.retriever.keyword.term_weights(evidence.searched(rest or question)))
+        wanted = {passage_id(sid, version, order + step) for sid, version, order in
+                  (split_passage_id(p.passage_id) for p in passages) for step in (-1, 1) if order + step >= 0}
+        around = self.store.passages_by_id(sorted(wanted - {p.passage_id for p in passages})) if passages else {}
+        return evidence.choose(scorer, evidence.contiguous(passages, around.values()),
+                               limit=limit or self.settings.evidence_quotes, prefix=prefix)
+
+    def _synthesis(self, result: Answer | Comparison, quotes: Sequence[Citation], question: str,
+                   heading: str | None = None) -> Iterator[Event]:
+        """The LLM's answer over ``quotes``, streamed under ``heading`` (default: the synthesis heading), then
+        checked; returns the sentences that pass, with their markers ("" when none, or in extractive mode). When the
+        LLM cannot be used (down, or slower than SPEECHES_LLM_TIMEOUT), the result is marked degraded and keeps the
+        whole sentences that had come."""
+        try:
+            if self.llm is None:  # extractive: the evidence is the answer
+                return ""
+        except LLMUnavailable as error:  # the model could not be loaded (or its server's settings are wrong)
+            self._degrade(result, error)
+            return ""
+        said, shown = Reply(), False
+        try:
+            for event in self._stream_llm("answer", {"passages": ctx.format_material(quotes),
+                                                     "question": ctx.as_data(question)}):
+                if isinstance(event, Delta) and not shown:
+                    shown = True
+                    yield Delta((heading or phrase(self.language, "synthesis_heading")) + "\n")
+                yield said.add(event).event
+            text = said.text
+        except LLMUnavailable as error:
+            self._degrade(result, error)
+            text = _whole_sentences(said.text)
+        if shown:
+            yield Delta("\n\n")
+        return self._checked(result, text, {c.label: c for c in quotes})
+
+    def _checked(self, result: Answer | Comparison, text: str, numbered: Mapping[str, Citation]) -> str:
+        """What the model wrote, with missing markers added and unknown ones dropped, less every sentence the check
+        fails (listed in ``unsupported_sentences``) and every refusal (the code decided there is an answer)."""
+        text, _, lost = resolve_markers(add_missing_markers(text.strip(), numbered), numbered)
         notes = verify.speech_notes(self.store.list_speeches())  # a sentence may state its speech's session, year…
+        refusals = [s for s in sentences(text) if _is_refusal(s, self.language)]
+        failing = [f.sentence for f in verify.unsupported(text, numbered, notes) if f.sentence not in refusals]
+        result.dropped_markers += lost
+        result.unsupported_sentences += failing
+        if refusals:
+            log.info("the model refused over quotes that answer the question; its refusal is left out")
+        return verify.without(text, failing + refusals)
+
+    def _degrade(self, result: Answer | Comparison, error: LLMUnavailable) -> None:
+        log.warning("answering without the LLM: %s", error)
+        result.degraded = True
+        result.degraded_reason = phrase(self.language, "llm_timeout" if isinstance(error, LLMTimeout)
+                                        else "llm_unavailable")
+
+    def _finish(self, result: Answer | Comparison, draft: Draft, numbered: Mapping[str, Citation]) -> None:
+        """The result's text, segments and citations from ``draft``: what the code wrote (quotes, headings) carries
+        its references already; what the model wrote has been checked (``_checked``) and its markers are read."""
+        texts, blocks = [], []
         for text, written in draft.parts():
-            if written is None:
-                text, _, lost = resolve_markers(add_missing_markers(text, numbered), numbered)
-                checked = [f.sentence for f in verify.unsupported(text, numbered, notes)
-                           if not _is_refusal(f.sentence, self.language)]
-                written = parse(text, numbered.keys(), checked, first_flag=len(flagged))
-                dropped += lost
-                flagged += checked
             texts.append(text)
-            blocks += written
+            blocks += parse(text, numbered.keys()) if written is None else written
         result.answer, result.segments = "\n".join(texts).strip(), blocks
         result.citations = [numbered[label] for label in cited_labels(blocks)]
-        result.dropped_markers, result.unsupported_sentences = dropped, flagged
 
     def _not_found(self, nearest: Sequence[Citation]) -> Draft:
         draft = Draft().line(phrase(self.language, "not_found")).line(phrase(self.language, "nearest"))
@@ -264,7 +339,58 @@ class Assistant:
             draft.line(f"《{c.title}》：{snippet}", Run(cite=c.label), item=True)
         return draft
 
-    # -- compare ------------------------------------------------------------------------------------------------
+    # -- several speeches, each apart: a question naming two, and the comparison -------------------------------
+
+    def _part(self, key: str, record, question: str, passages: Sequence, rest: str | None = None,
+              limit: int | None = None) -> _Part:
+        chosen = self._evidence(question, passages, rest=rest, prefix=key, limit=limit)
+        return _Part(key, record.id, record.title, record.date, question, chosen)
+
+    def _answer_per_speech(self, answer: Answer, parts: Sequence[_Part], retrieval: NamedRetrieval) -> Iterator[Event]:
+        if not any(p.chosen.answers for p in parts):
+            answer.context = answer.citations = ctx.number(retrieval.passages[:3])
+            yield from _said(answer, self._not_found(answer.context))
+            return
+        answer.found = True
+        answer.context = [q for p in parts if p.chosen.answers for q in p.chosen.quotes]
+        draft = yield from self._per_speech(answer, parts, phrase(self.language, "evidence_per_speech"))
+        self._finish(answer, draft, {c.label: c for c in answer.context})
+        yield Done(answer)
+
+    def _per_speech(self, result: Answer | Comparison, parts: Sequence[_Part], intro: str) -> Iterator[Event]:
+        """The evidence of each speech under its key (A, B…), shown at once; then what the LLM says of each speech
+        from that speech's quotes alone (so the two are never mixed up), checked against them; then, for two
+        speeches, what they share and where they differ, built in code (answer/contrast.py). Returns the draft."""
+        shown = Draft().line(intro)
+        for p in parts:
+            shown.line(f"{p.key}：《{p.title}》" + (f"（{p.date}）" if p.date else "") + "：")
+            if p.chosen.answers:
+                shown.extend(evidence.draft(p.chosen, "", headed=False))
+            else:
+                shown.line(phrase(self.language, "side_not_found", title=p.title))
+        answering = [p for p in parts if p.chosen.answers]
+        yield Evidence(tuple(shown.blocks), tuple(q for p in answering for q in p.chosen.quotes))
+        said = {}
+        for p in answering:
+            said[p.key] = yield from self._synthesis(result, p.chosen.quotes, p.question,
+                                                     heading=phrase(self.language, "side_summary", key=p.key))
+        draft = shown
+        if any(said.values()):
+            draft.line(phrase(self.language, "synthesis_heading"))
+            for p in answering:
+                if said[p.key]:
+                    draft.line(phrase(self.language, "side_summary", key=p.key)).model(said[p.key])
+        if len(answering) == 2:
+            sides = [contrast.Side(p.key, contrast.claims_of(said[p.key], _by_label(p.chosen.quotes)),
+                                   _by_label(p.chosen.quotes)) for p in answering]
+            quoted = not any(said.values())  # no summaries: the quotes are the claims (already shown above)
+            if quoted:
+                sides = [contrast.Side(s.key, contrast.quoted_claims(s.quotes), s.quotes) for s in sides]
+            shared = contrast.contrast(*sides, self.language, verify.speech_notes(self.store.list_speeches()),
+                                       list_alone=not quoted)
+            yield Delta(shared.text)
+            draft.extend(shared)
+        return draft
 
     def compare(self, speech_a: str, speech_b: str, topic: str) -> Comparison:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
@@ -274,64 +400,22 @@ class Assistant:
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
             raise ValueError(f"pick two different speeches to compare (both are {speech_a!r})")
-        sides = {}
+        parts = []
         for key, record in records.items():
             found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
                                             filters=Filters(speech_ids=[record.id]))
-            sides[key] = SpeechSide(key, record.id, record.title, record.date, found.relevant,
-                                    ctx.number(found.passages, key) if found.relevant else [])
-        a, b = sides["A"], sides["B"]
+            question = phrase(self.language, "side_question", title=record.title, topic=topic)
+            parts.append(self._part(key, record, question, found.passages, rest=topic,
+                                    limit=PART_QUOTES))
+        a, b = (SpeechSide(p.key, p.speech_id, p.title, p.date, p.chosen.answers,
+                           list(p.chosen.quotes) if p.chosen.answers else []) for p in parts)
         result = Comparison(topic, a, b, "", a.found or b.found, backend=self.backend)
-        numbered = {c.label: c for side in (a, b) for c in side.passages}
         if not result.found:
             yield from _said(result, Draft().line(phrase(self.language, "neither_found", topic=topic)))
             return
-        if self.llm is None:
-            draft = self._extractive_side(a, topic).gap().extend(self._extractive_side(b, topic))
-            yield Delta(draft.text)
-        else:
-            draft = Draft()
-            yield from self._compare_with_llm(a, b, topic, draft)
-        self._finish(result, draft, numbered)
+        draft = yield from self._per_speech(result, parts, phrase(self.language, "evidence_per_speech"))
+        self._finish(result, draft, {c.label: c for side in (a, b) for c in side.passages})
         yield Done(result)
-
-    def _compare_with_llm(self, a: SpeechSide, b: SpeechSide, topic: str, draft: Draft) -> Iterator[Delta | Queued]:
-        """What each speech says (the answer prompt over that speech's passages only, so the model never mixes the
-        two up), then what they share and where they differ (the compare prompt over those two summaries). Streams
-        the text as it comes and puts it together in ``draft``: headings are the code's, the rest the model's."""
-        summaries = {}
-        for side in (a, b):
-            heading = phrase(self.language, "side_heading", title=side.title)
-            draft.line(heading)
-            yield Delta(heading + "\n")
-            if not side.found:
-                summaries[side.key] = phrase(self.language, "side_not_found", title=side.title)
-                draft.line(summaries[side.key])
-                yield Delta(summaries[side.key] + "\n\n")
-            else:
-                question = phrase(self.language, "side_question", title=side.title, topic=topic)
-                said = Reply()
-                for event in self._stream_llm("answer", {"passages": ctx.format_material(side.passages),
-                                                         "question": ctx.as_data(question)}):
-                    yield said.add(event).event
-                yield Delta("\n\n")
-                summaries[side.key] = add_missing_markers(said.text.strip(), {c.label: c for c in side.passages})
-                draft.model(said.text.strip())
-            if side is a or (a.found and b.found):
-                draft.gap()
-        if a.found and b.found:
-            said = Reply()
-            for event in self._stream_llm("compare", {
-                "title_a": ctx.as_data(a.title), "summary_a": ctx.as_data(summaries["A"]),
-                "title_b": ctx.as_data(b.title), "summary_b": ctx.as_data(summaries["B"]), "topic": ctx.as_data(topic),
-            }):
-                yield said.add(event).event
-            draft.model(said.text.strip())
-
-    def _extractive_side(self, side: SpeechSide, topic: str) -> Draft:
-        if not side.found:
-            return Draft().line(phrase(self.language, "side_not_found", title=side.title))
-        return ctx.extractive_answer(side.passages, topic, f"《{side.title}》：")
 
     # -- the library --------------------------------------------------------------------------------------------
 
@@ -394,6 +478,24 @@ def _years(years) -> tuple[int | None, int | None] | None:
         if year is not None and not YEARS[0] <= year <= YEARS[1]:
             raise ValueError(f"years must lie between {YEARS[0]} and {YEARS[1]}, not {year}")
     return low, high
+
+
+def _rest(retrieval: NamedRetrieval) -> str | None:
+    """What a question that named its speech asks of it: the question without the naming words ("分别" too)."""
+    resolution = retrieval.resolution
+    if resolution is None or not resolution.groups or not retrieval.named:
+        return None
+    return resolution.rest.replace("分别", "").strip() or None
+
+
+def _whole_sentences(text: str) -> str:
+    """``text`` up to its last complete sentence (a stream cut off mid-sentence)."""
+    ends = [m.end() for m in re.finditer(r"[。！？!?；;]\s*(?:\[[^\]]*\])*", text)]
+    return text[: ends[-1]] if ends else ""
+
+
+def _by_label(quotes: Sequence[Citation]) -> dict[str, Citation]:
+    return {q.label: q for q in quotes}
 
 
 def _is_refusal(text: str, language: str) -> bool:

@@ -40,14 +40,18 @@ class Answer:
     question: str  # as asked
     standalone_question: str  # after rewriting a follow-up with the conversation; == question otherwise
     answer: str
-    found: bool  # False: the speeches do not address the question (decided before the LLM from retrieval)
+    found: bool  # False: the speeches do not address the question (decided in code from the evidence, before any LLM)
     citations: list[Citation] = field(default_factory=list)  # the cited passages, in order of first citation
-    context: list[Citation] = field(default_factory=list)  # every passage numbered into the prompt (or nearest ones)
-    unsupported_sentences: list[str] = field(default_factory=list)  # answer sentences their citations do not support
+    context: list[Citation] = field(default_factory=list)  # the evidence quotes (what the LLM is given), or, when
+    # nothing was found, the nearest passages
+    unsupported_sentences: list[str] = field(default_factory=list)  # the model's sentences that failed the check: not
+    # part of the answer (the pages list them, folded, under 未能核实)
     dropped_markers: list[str] = field(default_factory=list)  # [n] markers that pointed at no passage
     backend: str = ""
     relevance: float = 0.0
     segments: list[Block] = field(default_factory=list)  # the answer laid out: answer/segments.py
+    degraded: bool = False  # the LLM could not be used: the answer is the evidence alone
+    degraded_reason: str | None = None  # why, in one line for the user
 
     def as_json(self) -> dict:
         return {
@@ -62,6 +66,8 @@ class Answer:
             "dropped_markers": list(self.dropped_markers),
             "backend": self.backend,
             "relevance": round(self.relevance, 4),
+            "degraded": self.degraded,
+            "degraded_reason": self.degraded_reason,
         }
 
 
@@ -97,6 +103,8 @@ class Comparison:
     dropped_markers: list[str] = field(default_factory=list)
     backend: str = ""
     segments: list[Block] = field(default_factory=list)
+    degraded: bool = False
+    degraded_reason: str | None = None
 
     def as_json(self) -> dict:
         return {
@@ -109,4 +117,6 @@ class Comparison:
             "dropped_markers": list(self.dropped_markers),
             "speeches": {"A": self.a.as_json(), "B": self.b.as_json()},
             "backend": self.backend,
+            "degraded": self.degraded,
+            "degraded_reason": self.degraded_reason,
         }

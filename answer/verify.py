@@ -83,6 +83,20 @@ def unsupported(answer: str, context: Mapping[str, Citation],
     return found
 
 
+def without(text: str, dropped: Sequence[str]) -> str:
+    """``text`` without the sentences ``dropped`` (sentences of it, as ``unsupported`` gives them), and without the
+    blank lines and bare list leads they leave."""
+    for sentence in dropped:
+        at = text.find(sentence)
+        if at >= 0:
+            text = text[:at] + text[at + len(sentence):]
+    lines = [line.rstrip() for line in text.split("\n")]
+    return "\n".join(line for line in lines if line.strip() and not _BARE_LEAD.fullmatch(line)).strip()
+
+
+_BARE_LEAD = re.compile(r"\s*(?:[-*•·]|\d{1,2}[.、)）])?\s*[，,；;。]?\s*")
+
+
 def speech_notes(speeches: Sequence) -> dict[str, str]:
     """Speech id -> its occasion, session, place and date (from speech records), for ``unsupported``: a sentence
     naming the session or year of the speech it cites is supported even if the cited passage does not repeat it."""

@@ -230,6 +230,13 @@ class KeywordIndex:
         present = set(tokenize(text))
         return sum(w for t, w in weight.items() if t in present) / total if total else 0.0
 
+    def term_weights(self, query: str) -> dict[str, float]:
+        """The search tokens of ``query`` (``query_tokens``: question words dropped) and their IDF in this library; a
+        token no passage holds gets the highest IDF, as in ``coverage``."""
+        snap = self._snap
+        unseen = float(np.log1p((len(snap.row_speech) + 0.5) / 0.5))
+        return {t: float(snap.idf[snap.term_ids[t]]) if t in snap.term_ids else unseen for t in set(query_tokens(query))}
+
     def search(
         self, query: str, k: int, allowed: Callable[[str], bool] | Collection[str] | None = None
     ) -> list[tuple[str, float]]:

@@ -198,10 +198,10 @@ socket.getaddrinfo = refuse
 
 
 class FakeHTTPServer:
-    """A real HTTP server on 127.0.0.1 (an OpenAI-compatible endpoint's stand-in) whose every POST gets
-    ``reply(handler, server)``; counts the requests. ``close()`` sets ``release`` first, for replies that wait on it."""
+    """A real HTTP server on 127.0.0.1 (an OpenAI-compatible endpoint's stand-in; on ``port``, or any free one) whose
+    every POST gets ``reply(handler, server)``; counts the requests. ``close()`` sets ``release`` first, for replies that wait on it."""
 
-    def __init__(self, reply):
+    def __init__(self, reply, port: int = 0):
         self.requests = 0
         self.release = threading.Event()
         outer = self
@@ -215,7 +215,7 @@ class FakeHTTPServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

@@ -66,7 +66,9 @@ def test_ask_stream_sends_deltas_then_the_answer_with_its_markdown(client, assis
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-ndjson")
     lines = ndjson(response)
-    deltas = [line["delta"] for line in lines[:-1]]
+    assert lines[0] == assistant.evidence().as_json()  # the quotes first, before any synthesis
+    assert lines[0]["evidence"]["citations"][0]["text"] == "今年全市经济增长的预期目标是5%左右。"
+    deltas = [line["delta"] for line in lines[1:-1]]
     assert len(deltas) == 2 and "".join(deltas) == "今年全市经济增长的预期目标是5%左右。[1]"
     assert lines[-1]["answer"] == assistant.answer("增长目标？").as_json()
     assert lines[-1]["markdown"] == render.answer_markdown(lines[-1]["answer"])
@@ -115,7 +117,7 @@ def test_an_unreachable_llm_is_a_503_and_ends_a_stream_with_an_error_line(client
     assert response.status_code == 503
     assert "SPEECHES_OPENAI_BASE_URL" in response.json()["error"]
     lines = ndjson(client.post("/api/ask/stream", json={"question": "增长？"}))
-    assert lines[0] == {"delta": "今年全市经济增长的预期目标是"}
+    assert "evidence" in lines[0] and lines[1] == {"delta": "今年全市经济增长的预期目标是"}
     assert lines[-1]["status"] == 503 and "回答服务暂时不可用" in lines[-1]["error"]
 
 
@@ -177,7 +179,7 @@ def test_embed_page_widget_script_and_styles_are_served_from_the_repo(client):
     assert embed.status_code == 200 and embed.headers["content-type"].startswith("text/html")
     assert 'src="app-static/embed.js"' in embed.text  # relative: works under a root path
     config = json.loads(embed.text.split('<script type="application/json" id="embed-config">')[1].split("</script>")[0])
-    assert config == {"flagged_title": render.FLAGGED_TITLE, "flagged_note": render.FLAGGED_NOTE,
+    assert config == {"unverified_title": render.UNVERIFIED_TITLE, "unverified_hint": render.UNVERIFIED_HINT,
                       "snippet_chars": render.SNIPPET_CHARS}  # the page's texts and lengths, defined once
     widget = client.get("/widget.js")
     assert widget.headers["content-type"].startswith("text/javascript")

@@ -187,8 +187,8 @@ def test_each_upload_gets_its_own_result(tmp_path):
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>[点击](javascript:alert(3)) **粗体** & \"引号\""
 
 
-def segments(text, labels, flagged=()):
-    return [block.as_json() for block in parse(text, labels, flagged)]
+def segments(text, labels):
+    return [block.as_json() for block in parse(text, labels)]
 
 
 def test_answers_are_escaped_and_only_our_chips_are_markup():
@@ -217,14 +217,18 @@ def test_bad_citation_links_are_refused(href):
         render.parse_cite_href(href)
 
 
-def test_sentences_the_citation_check_flagged_are_marked():
-    flagged = ["目标是9%。[1]"]
-    html = render.answer_html(segments("目标是5%左右。[1]目标是9%。[1]", {"1"}, flagged),
-                              [{"label": "1", "speech_id": CITY, "start": 0, "end": 3}], flagged)
-    assert html.count('class="flagged"') == 1
-    flagged = html.split('class="flagged"')[1].split("</span>")[0]
-    assert "9%" in flagged and "5%" not in flagged and 'class="cite-chip"' in flagged
-    assert "⚠" in html and "1 句话未通过引用核对" in html and render.flagged_note(0) == ""
+def test_sentences_that_failed_the_check_are_listed_apart_folded_and_escaped():
+    failed = [f"目标是9%{HOSTILE}。[1]"]
+    html = render.answer_html(segments("目标是5%左右。[1]", {"1"}),
+                              [{"label": "1", "speech_id": CITY, "start": 0, "end": 3}], failed, notice="<b>注意</b>")
+    answer, unverified = html.split('<details class="unverified">')
+    assert "9%" not in answer and "5%左右" in answer  # not part of the answer
+    assert "未能核实（1 句）" in unverified and "<script" not in unverified and "&lt;script&gt;" in unverified
+    assert "<b>" not in html and "&lt;b&gt;注意" in html
+    assert "未能核实" not in render.answer_html(segments("目标是5%左右。[1]", {"1"}), [])
+    markdown = render.answer_markdown({"question": "q", "segments": segments("目标是5%左右。[1]", {"1"}),
+                                       "unsupported_sentences": failed})
+    assert "### 未能核实（1 句）" in markdown and "\\<script\\>" in markdown
 
 
 def test_speech_html_escapes_and_highlights_overlapping_passages():

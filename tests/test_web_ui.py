@@ -55,8 +55,12 @@ def test_an_answer_streams_then_shows_chips_sources_and_its_markdown(on, assista
     first, *streaming, last = steps
     assert first[0][0] == {"role": "user", "content": render.question_html("增长目标？")}
     assert "streaming" in first[0][1]["content"] and first[2] == ""  # the question box is emptied at once
-    assert [s[0][-1]["content"] for s in streaming] == [render.streaming_html("今年全市经济增长的预期目标是"),
-                                                       render.streaming_html("今年全市经济增长的预期目标是5%左右。[1]")]
+    shown = assistant.evidence().as_json()["evidence"]  # the quotes, drawn at once, the synthesis below them
+    assert [s[0][-1]["content"] for s in streaming] == [
+        render.streaming_html("", evidence=shown),
+        render.streaming_html("今年全市经济增长的预期目标是", evidence=shown),
+        render.streaming_html("今年全市经济增长的预期目标是5%左右。[1]", evidence=shown)]
+    assert 'class="cite-chip"' in streaming[0][0][-1]["content"]  # the evidence's chips work while it streams
     messages, turns, box, markdown, download = last
     answer = assistant.answer("增长目标？").as_json()
     assert turns == [{"question": "增长目标？", "answer": answer}] and box == ""
@@ -103,6 +107,43 @@ def test_new_chat_empties_the_conversation_and_the_export(on):
     assert (chatbot, turns, export_text, question) == ([], [], "", None)
     assert export_file == {"__type__": "update", "value": None, "interactive": False}
     assert viewer == render.viewer_placeholder()
+
+
+def test_regenerate_asks_the_last_question_again_in_its_place(on, assistant):
+    *_, (messages, turns, *_rest) = ask(on, "增长目标？")
+    *_, (messages, turns, *_rest) = ask(on, "营商环境？", turns, messages)
+    *_, (again, again_turns, box, markdown, _) = list(on.regenerate(messages, turns, [COUNTY], None, None))
+    assert [t["question"] for t in again_turns] == ["增长目标？", "营商环境？"]
+    assert assistant.calls[-1][:2] == ("ask", "营商环境？") and assistant.calls[-1][3] == [COUNTY]
+    assert [m["role"] for m in again] == [m["role"] for m in messages]  # the last answer replaced, not added
+    assert len(assistant.calls[-1][2]) == 2  # its history: the first turn only
+    assert list(on.regenerate([], [], None, None, None)) == [(gr.skip(),) * 5]
+
+
+def test_the_conversation_survives_a_reload_until_new_chat(on, assistant):
+    *_, (messages, turns, *_rest) = ask(on, "增长目标？")
+    kept = on.keep([*turns, {"question": "失败的问题", "answer": None}])
+    assert kept == turns  # answered turns only
+    restored, restored_turns, markdown, download = on.restore(json.loads(json.dumps(kept)))
+    assert restored == messages and restored_turns == turns
+    assert markdown == render.answer_markdown(turns[0]["answer"]) and download["interactive"] is True
+    assert on.keep(on.reset()[1]) == []  # 新对话 empties what the browser keeps
+
+
+@pytest.mark.parametrize("saved", [
+    [{"question": "q", "answer": {"answer": "<img src=x>"}}],  # no answer: fields missing
+    [{"question": "q", "answer": None}], "not a list", [{"question": 1}],
+])
+def test_a_saved_conversation_that_is_no_conversation_is_dropped(on, saved):
+    assert on.restore(saved) == (gr.skip(),) * 4
+
+
+def test_a_restored_answer_is_drawn_escaped(on, assistant):
+    answer = assistant.answer("q").as_json()
+    answer["segments"] = [{"kind": "paragraph", "runs": [{"text": "<script>alert(1)</script>"}]}]
+    messages, *_ = on.restore([{"question": "<img src=x onerror=alert(1)>", "answer": answer}])
+    html = messages[0]["content"] + messages[1]["content"]
+    assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
 
 
 def test_a_chip_opens_its_passage_highlighted_in_the_whole_speech(on, assistant):

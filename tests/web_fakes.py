@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from answer.events import Delta, Done, collect
-from answer.segments import parse
+from answer.events import Delta, Done, Evidence, collect
+from answer.segments import Draft, Run, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from ingest.pipeline import IngestReport
 from ingest.store import StoredSpeech, UnknownSpeechError
@@ -68,6 +68,11 @@ class FakeAssistant:
         return Answer(question, question, text, True, [first], [first, second], [], [], "fake", 0.8,
                       segments=parse(text, {"1", "2"}))
 
+    def evidence(self) -> Evidence:
+        first = citation("1", CITY, "今年全市经济增长的预期目标是5%左右。")
+        shown = Draft().line("以下是讲话原文中与问题最相关的内容：").line(f"「{first.text}」", Run(cite="1"), item=True)
+        return Evidence(tuple(shown.blocks), (first,))
+
     def ask_stream(self, question, history=None, speech_ids=None, years=None):
         self.calls.append(("ask", question, history, speech_ids, years))
         if not isinstance(question, str) or not question.strip():
@@ -76,6 +81,7 @@ class FakeAssistant:
             self.store.get_speech(speech_id)
         if years and years[0] and years[1] and years[0] > years[1]:
             raise ValueError(f"year range is reversed: {years[0]} > {years[1]}")
+        yield self.evidence()
         yield Delta("今年全市经济增长的预期目标是")
         if self.error:
             raise self.error

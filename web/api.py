@@ -6,8 +6,10 @@ UTF-8, unpaired surrogates, wrong types, unknown fields, a blank question, years
 its limits), 404 (unknown speech or route), 405, 413 (body over SPEECHES_MAX_BODY_KB: web/limits.py), 503 (the LLM
 or the library cannot be used) or 500; the OpenAPI schema lists only these (FastAPI's unsent 422 is removed).
 Streams are NDJSON (one JSON object a line, each the ``as_json()`` of an event of answer/events.py):
-``{"queue": {"position": n, "waiting": m, "text": "..."}}`` while the question waits its turn for the local model
-(position 1 = next; sent again when it changes), ``{"delta": "..."}`` pieces of answer text, then one
+``{"evidence": {"segments": [...], "citations": [...]}}`` first, the quotes the answer rests on (within a fraction of
+a second, before any LLM runs), ``{"queue": {"position": n, "waiting": m, "text": "..."}}`` while the question waits
+its turn for the local model (position 1 = next; sent again when it changes), ``{"delta": "..."}`` pieces of the
+LLM's synthesis (shown below the evidence), then one
 ``{"answer": {...}, "markdown": "..."}`` (or ``{"comparison": ...}``), or ``{"error": ..., "status": ...}`` when it
 failed after it began; what fails before the first line is a plain error response, as above.
 """
@@ -59,7 +61,6 @@ class RunOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, description="A piece of text, shown as it is (a quote keeps its brackets)")
     cite: str | None = Field(None, description="Or a reference to the citation with this label (a chip)")
-    flag: int | None = Field(None, description="In a flagged sentence: its index in unsupported_sentences")
 
 
 class BlockOut(BaseModel):
@@ -76,13 +77,20 @@ class AnswerOut(BaseModel):
     answer: str = Field(description="Answer text with [n] citation markers")
     segments: list[BlockOut] = Field(description="The answer laid out: draw these, never parse `answer` (text "
                                      "quoted from a speech may hold brackets that are no markers)")
-    found: bool = Field(description="False: the speeches do not address the question")
-    citations: list[CitationOut] = Field(description="The cited passages, in order of first citation")
-    context: list[CitationOut] = Field(description="Every passage numbered into the prompt")
-    unsupported_sentences: list[str] = Field(description="Answer sentences their citations do not support")
+    found: bool = Field(description="False: the speeches do not address the question (decided in code from the "
+                        "quotes, not by the model)")
+    citations: list[CitationOut] = Field(description="The cited quotes (or nearest passages), in order of first "
+                                         "citation")
+    context: list[CitationOut] = Field(description="The evidence: the sentences quoted for the question (what the LLM "
+                                       "is given), or, when nothing was found, the nearest passages")
+    unsupported_sentences: list[str] = Field(description="Sentences the model wrote that their citations do not "
+                                             "support: left out of the answer")
     dropped_markers: list[str]
     backend: str
     relevance: float
+    degraded: bool = Field(description="True: the LLM could not be used (down, or slower than "
+                           "SPEECHES_LLM_TIMEOUT); the answer is the evidence alone")
+    degraded_reason: str | None = Field(description="Why, in one line for the user")
 
 
 class SpeechSideOut(BaseModel):
@@ -106,6 +114,8 @@ class ComparisonOut(BaseModel):
     dropped_markers: list[str]
     speeches: dict[Literal["A", "B"], SpeechSideOut]
     backend: str
+    degraded: bool
+    degraded_reason: str | None
 
 
 class SpeechOut(BaseModel):
@@ -284,8 +294,9 @@ def api_router(assistant, settings) -> APIRouter:
 
     @router.post("/ask/stream", response_model=None,
                  responses=_responses({"content": {"application/x-ndjson": {}},
-                                       "description": "NDJSON: {queue} lines while waiting for the LLM, {delta} "
-                                                      "lines, then {answer, markdown} or {error, status}"},
+                                       "description": "NDJSON: {evidence} first, {queue} lines while waiting for "
+                                                      "the LLM, {delta} lines, then {answer, markdown} or "
+                                                      "{error, status}"},
                                       400, 404, 413, 503),
                  summary="The same answer, streamed")
     def ask_stream(body: AskRequest):
@@ -302,8 +313,9 @@ def api_router(assistant, settings) -> APIRouter:
 
     @router.post("/compare/stream", response_model=None,
                  responses=_responses({"content": {"application/x-ndjson": {}},
-                                       "description": "NDJSON: {queue}, {delta} lines, then {comparison, markdown} "
-                                                      "or {error, status}"}, 400, 404, 413, 503),
+                                       "description": "NDJSON: {evidence}, {queue}, {delta} lines, then "
+                                                      "{comparison, markdown} or {error, status}"},
+                                      400, 404, 413, 503),
                  summary="The same comparison, streamed")
     def compare_stream(body: CompareRequest):
         return _streamed(lambda: assistant.compare_stream(body.speech_a, body.speech_b, body.topic),

@@ -34,8 +34,8 @@ from answer.segments import ITEM, parse
 CITE_PREFIX = "#cite:"
 JUMP_PREFIX = "#cmp-"
 SNIPPET_CHARS = 90  # opening characters of a cited passage shown under an answer
-FLAGGED_TITLE = "引用核对未通过：所引材料不支持这句话"
-FLAGGED_NOTE = "{n} 句话未通过引用核对（已标出）：所引的讲话原文不支持它们，请核对原文。"
+UNVERIFIED_TITLE = "未能核实（{n} 句）"
+UNVERIFIED_HINT = "模型写了这些句子，但所引的讲话原文不支持它们，所以它们不是回答的一部分："
 
 
 def speech_label(title: str, date: str | None) -> str:
@@ -47,14 +47,9 @@ def snippet(text: str) -> str:
     return words if len(words) <= SNIPPET_CHARS else words[:SNIPPET_CHARS] + "…"
 
 
-def flagged_note(count: int) -> str:
-    """The line under an answer with flagged sentences (empty when none)."""
-    return FLAGGED_NOTE.format(n=count) if count else ""
-
-
 def embed_page() -> str:
     """The embed page (web/templates/embed.html) with what it draws with, defined here, as JSON data in it."""
-    config = {"flagged_title": FLAGGED_TITLE, "flagged_note": FLAGGED_NOTE, "snippet_chars": SNIPPET_CHARS}
+    config = {"unverified_title": UNVERIFIED_TITLE, "unverified_hint": UNVERIFIED_HINT, "snippet_chars": SNIPPET_CHARS}
     return _ENV.get_template("embed.html").render(config=config)
 
 
@@ -85,7 +80,8 @@ def _chip_href(citation: Mapping, label: str, link: str) -> str:
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-_ENV.globals.update(chip_href=_chip_href, speech_label=speech_label, snippet=snippet, flagged_title=FLAGGED_TITLE)
+_ENV.globals.update(chip_href=_chip_href, speech_label=speech_label, snippet=snippet,
+                    unverified_title=UNVERIFIED_TITLE, unverified_hint=UNVERIFIED_HINT)
 _ENV.filters["clamp"] = lambda value: max(0.0, min(1.0, float(value)))
 _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")  # the templates' own line breaks (data never holds a bare ">")
 
@@ -108,39 +104,35 @@ def _one_line(html: str) -> str:
 
 
 def _layout(segments: Sequence[Mapping]) -> list[dict]:
-    """Segments as the answer template walks them: runs of paragraphs and lists; each block's runs grouped by the
-    flagged sentence they belong to."""
+    """Segments as the answer template walks them: runs of paragraphs and lists, each block its runs."""
     layout: list[dict] = []
     for block in segments:
-        groups: list[dict] = []
-        for run in block["runs"]:
-            flag = run.get("flag")
-            if groups and groups[-1]["flag"] == flag:
-                groups[-1]["runs"].append(run)
-            else:
-                groups.append({"flag": flag, "runs": [run]})
         is_list = block["kind"] == ITEM
         if layout and layout[-1]["list"] == is_list:
-            layout[-1]["blocks"].append(groups)
+            layout[-1]["blocks"].append(block["runs"])
         else:
-            layout.append({"list": is_list, "blocks": [groups]})
+            layout.append({"list": is_list, "blocks": [block["runs"]]})
     return layout
 
 
 def answer_html(segments: Sequence[Mapping], citations: Sequence[Mapping], unsupported: Sequence[str] = (), *,
-                link: str = "cite", css_class: str = "answer") -> str:
-    """A finished answer: its segments with chips for ``citations`` (by label), flagged sentences marked, and the
-    note saying how many were flagged."""
+                link: str = "cite", css_class: str = "answer", notice: str | None = None) -> str:
+    """A finished answer: ``notice`` (why the answer is the evidence alone, when the LLM could not be used), its
+    segments with chips for ``citations`` (by label), and the sentences that failed the check, folded under
+    未能核实."""
     cited = {str(c["label"]): c for c in citations}
     return _one_line(_render("answer.html", layout=_layout(segments), cited=cited, link=link, css_class=css_class,
-                             streaming=False, note=flagged_note(len(unsupported))))
+                             streaming=None, unsupported=list(unsupported), notice=notice))
 
 
-def streaming_html(text: str, css_class: str = "answer") -> str:
-    """An answer while it streams: its text so far in paragraphs and lists, markers as text, a cursor."""
+def streaming_html(text: str, css_class: str = "answer", evidence: Mapping | None = None) -> str:
+    """An answer while it streams: the ``evidence`` (its segments and citations, as the stream's evidence line has
+    them) drawn as it will stay, then the synthesis so far in paragraphs and lists, markers as text, a cursor."""
     segments = [block.as_json() for block in parse(text, None)]
-    return _one_line(_render("answer.html", layout=_layout(segments), cited={}, link="cite", css_class=css_class,
-                             streaming=True, note=""))
+    cited = {str(c["label"]): c for c in (evidence or {}).get("citations", [])}
+    shown = _layout((evidence or {}).get("segments", []))
+    return _one_line(_render("answer.html", layout=shown, cited=cited, link="cite", css_class=css_class,
+                             streaming=_layout(segments), unsupported=[], notice=None))
 
 
 def sources_html(citations: Sequence[Mapping], *, link: str = "cite", heading: str = "") -> str:
@@ -284,15 +276,23 @@ def _sources_markdown(citations: Sequence[Mapping]) -> list[str]:
 def answer_markdown(answer: Mapping) -> str:
     """An answer with its sources, as Markdown (the chat's copy and export, and the API's ``markdown``)."""
     question = "\n".join(md_escape(line) for line in str(answer.get("question", "")).splitlines())
-    lines = [f"## 问题\n\n{question}\n", f"## 回答\n\n{segments_markdown(answer.get('segments') or [])}\n"]
-    if answer.get("unsupported_sentences"):
-        lines.append("> ⚠ 以下句子未通过引用核对：")
-        lines += [f"> - {md_escape(s)}" for s in answer["unsupported_sentences"]]
-        lines.append("")
+    lines = [f"## 问题\n\n{question}\n"]
+    if answer.get("degraded_reason"):
+        lines.append(f"> {md_escape(answer['degraded_reason'])}\n")
+    lines.append(f"## 回答\n\n{segments_markdown(answer.get('segments') or [])}\n")
+    lines += _unverified_markdown(answer.get("unsupported_sentences") or [])
     if answer.get("citations"):
         lines.append("## 来源\n")
         lines += _sources_markdown(answer["citations"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _unverified_markdown(sentences: Sequence[str]) -> list[str]:
+    if not sentences:
+        return []
+    heading = UNVERIFIED_TITLE.format(n=len(sentences))
+    return [f"### {md_escape(heading)}\n", md_escape(UNVERIFIED_HINT), "",
+            *[f"- {md_escape(s)}" for s in sentences], ""]
 
 
 def conversation_markdown(answers: Sequence[Mapping]) -> str:
@@ -305,6 +305,7 @@ def comparison_markdown(comparison: Mapping) -> str:
              f"- A：{md_escape(speech_label(a['title'], a.get('date')))}（{md_escape(a['speech_id'])}）",
              f"- B：{md_escape(speech_label(b['title'], b.get('date')))}（{md_escape(b['speech_id'])}）\n",
              segments_markdown(comparison.get("segments") or []) + "\n"]
+    lines += _unverified_markdown(comparison.get("unsupported_sentences") or [])
     if comparison.get("citations"):
         lines.append("## 来源\n")
         lines += _sources_markdown(comparison["citations"])

@@ -14,10 +14,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Annotated
 from datetime import datetime
 from pathlib import Path
 
 import gradio as gr
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from answer.events import follow
 from answer.followup import recent_history
@@ -27,6 +29,7 @@ from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
 from web.gradio_guard import LIBRARY_WRITE, upload_folder
+from web.api import AnswerOut
 from web.security import LIBRARIAN, refusal_for_writes, require_librarian, role_of
 from web.uploads import ingest_uploads, remove_uploaded_source
 
@@ -36,6 +39,16 @@ STATIC = Path(__file__).resolve().parent / "static"
 UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
 EXPORTS = Path(tempfile.gettempdir()) / "speeches-exports"
 LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数"]
+SAVED_TURNS = 20  # answered turns a browser keeps across a reload
+
+
+class SavedTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: Annotated[str, Field(max_length=20_000)]
+    answer: AnswerOut
+
+
+_SAVED = TypeAdapter(list[SavedTurn])
 UPLOAD_HEADERS = ["文件", "结果", "说明"]
 
 
@@ -59,14 +72,20 @@ def _history(turns: list[dict]) -> list[dict]:
 
 
 def _answer_messages(answer: dict) -> list[dict]:
-    """A finished answer as chat messages: the answer (chips, flagged sentences), then its sources, folded."""
+    """A finished answer as chat messages: the answer (its notice when the LLM could not be used, chips, the
+    sentences that failed the check folded under 未能核实), then its sources, folded."""
     body = render.answer_html(answer["segments"], [*answer["context"], *answer["citations"]],
-                              answer["unsupported_sentences"], link="cite")
+                              answer["unsupported_sentences"], link="cite", notice=answer.get("degraded_reason"))
     messages = [{"role": "assistant", "content": body}]
     if answer["citations"]:
         messages.append({"role": "assistant", "content": render.sources_html(answer["citations"]),
                          "metadata": {"title": f"来源（{len(answer['citations'])}）"}})
     return messages
+
+
+def _evidence(reply) -> dict | None:
+    """The evidence a streaming reply shows above its text (its NDJSON form), or None before it came."""
+    return reply.evidence.as_json()["evidence"] if reply.evidence is not None else None
 
 
 def _export_file(markdown: str) -> str:
@@ -128,8 +147,8 @@ class Handlers:
             stream = self.assistant.ask_stream(question, history=history, speech_ids=speech_ids or None,
                                                years=_years(year_from, year_to))
             for reply in follow(stream):
-                if reply.result is None:  # the text so far, or where in the queue for the local model it waits
-                    shown = render.streaming_html(reply.showing())
+                if reply.result is None:  # the evidence and the text so far, or where in the queue it waits
+                    shown = render.streaming_html(reply.showing(), evidence=_evidence(reply))
                     messages = [*messages[:-1], {"role": "assistant", "content": shown}]
                     yield messages, turns, "", gr.skip(), gr.skip()
                 else:
@@ -146,6 +165,38 @@ class Handlers:
         answered = [t["answer"] for t in turns if t["answer"]]
         yield (messages, turns, "", render.answer_markdown(answer),
                gr.update(value=_export_file(render.conversation_markdown(answered)), interactive=True))
+
+    def regenerate(self, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
+        """重新生成 (the chat's retry button under the last answer): the last question asked again, its answer
+        replaced; the LLM is tried again if it could not be used the first time. Outputs as ``ask``."""
+        if not turns:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        cut = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=len(messages))
+        yield from self.ask(turns[-1]["question"], messages[:cut], turns[:-1], speech_ids, year_from, year_to)
+
+    def keep(self, turns: list) -> list:
+        """What this browser keeps of the conversation (gr.BrowserState, until 新对话): its last answered turns."""
+        return [t for t in turns if t.get("answer")][-SAVED_TURNS:]
+
+    def restore(self, saved) -> tuple:
+        """On load: the conversation this browser kept, checked (it comes from the browser) and drawn again.
+        Outputs: chatbot, turns, export text, export file."""
+        try:
+            _SAVED.validate_python(saved or [])  # the shape of answers this app sent, nothing else
+            turns = list(saved or [])[-SAVED_TURNS:]
+        except ValidationError:
+            log.info("a saved conversation that is no conversation was dropped")
+            turns = []
+        if not turns:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        messages = []
+        for turn in turns:
+            messages += [{"role": "user", "content": render.question_html(turn["question"])},
+                         *_answer_messages(turn["answer"])]
+        answers = [turn["answer"] for turn in turns]
+        return (messages, turns, render.answer_markdown(answers[-1]),
+                gr.update(value=_export_file(render.conversation_markdown(answers)), interactive=True))
 
     def reset(self) -> tuple:
         """新对话: outputs chatbot, turns, export text, question box, export file, passage viewer."""
@@ -193,7 +244,8 @@ class Handlers:
             result = None
             for reply in follow(self.assistant.compare_stream(speech_a, speech_b, topic)):
                 if reply.result is None:
-                    yield gr.skip(), gr.skip(), render.streaming_html(reply.showing()), gr.skip()
+                    yield gr.skip(), gr.skip(), render.streaming_html(reply.showing(), evidence=_evidence(reply)), \
+                        gr.skip()
                 else:
                     result = reply.result.as_json()
         except Exception as error:
@@ -202,7 +254,7 @@ class Handlers:
         sides = result["speeches"]
         labelled = [*sides["A"]["passages"], *sides["B"]["passages"], *result["citations"]]
         body = render.answer_html(result["segments"], labelled, result["unsupported_sentences"], link="jump",
-                                  css_class="answer comparison")
+                                  css_class="answer comparison", notice=result.get("degraded_reason"))
         if result["citations"]:
             body += render.sources_html(result["citations"], link="jump", heading="所引段落")
         yield self._column("A", sides["A"], speech_a), self._column("B", sides["B"], speech_b), body, \
@@ -266,6 +318,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="讲话助手", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# 讲话助手\n就资料库中的讲话提问、比较两篇讲话；每个回答都注明出处。", elem_id="app-title")
         turns = gr.State([])
+        saved = gr.BrowserState([], storage_key="speeches-chat")  # the conversation, kept across a reload
         with gr.Tabs():
             with gr.Tab("对话", id="chat", elem_id="tab-chat"):
                 with gr.Row(equal_height=False):
@@ -334,12 +387,15 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
 
         ask_io = {"fn": on.ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
                   "outputs": [chatbot, turns, question, export_text, export_file]}
-        send.click(**ask_io)
-        question.submit(**ask_io)
+        for trigger in (send.click, question.submit):
+            trigger(**ask_io).then(on.keep, inputs=turns, outputs=saved)
+        chatbot.retry(on.regenerate, inputs=[chatbot, turns, speech_filter, year_from, year_to],
+                      outputs=ask_io["outputs"]).then(on.keep, inputs=turns, outputs=saved)
         viewer.click(on.open_citation, outputs=viewer)
         chatbot.like(on.feedback, inputs=[turns, chatbot], outputs=None)
-        new_chat.click(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
-        chatbot.clear(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
+        for trigger in (new_chat.click, chatbot.clear):
+            trigger(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer]
+                    ).then(on.keep, inputs=turns, outputs=saved)
 
         compare_io = {"fn": on.compare, "inputs": [speech_a, speech_b, topic],
                       "outputs": [column_a, column_b, comparison, comparison_text]}
@@ -355,6 +411,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             concurrency_limit=1, js="(id) => (id && confirm('删除这篇讲话？')) ? id : null"
                             ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
         demo.load(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        demo.load(on.restore, inputs=saved, outputs=[chatbot, turns, export_text, export_file])
         demo.load(on.library_controls, outputs=[uploader, upload_results, delete_button, write_notice])
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -34,7 +34,7 @@ from langchain_core.language_models.chat_models import BaseChatModel, generate_f
 from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
-from answer.llm.errors import LLMUnavailable
+from answer.llm.errors import LLMTimeout, LLMUnavailable
 from answer.llm.model_file import ensure_model
 from settings import quiet_network_clients
 
@@ -119,7 +119,7 @@ def stream_chat(server, request: dict, timeout: float) -> Iterator[dict]:
             try:
                 item = chunks.get(timeout=timeout)
             except queue.Empty:
-                raise LLMUnavailable(
+                raise LLMTimeout(
                     f"The local model produced nothing for {timeout:.0f} s (SPEECHES_LLM_TIMEOUT); the machine may "
                     "be overloaded. Raise SPEECHES_LLM_TIMEOUT or set SPEECHES_LLM=extractive."
                 ) from None

@@ -18,7 +18,7 @@ import openai
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 
-from answer.llm.errors import LLMUnavailable
+from answer.llm.errors import LLMTimeout, LLMUnavailable
 
 _CONNECT_TIMEOUT = 10.0  # a host that drops packets should not hold a question for the whole SPEECHES_LLM_TIMEOUT
 
@@ -72,7 +72,7 @@ class OpenAICompatChatModel(ChatOpenAI):
         url = self.openai_api_base
         if isinstance(error, (openai.APITimeoutError, httpx.TimeoutException)):
             seconds = getattr(self.request_timeout, "read", self.request_timeout)
-            return LLMUnavailable(
+            return LLMTimeout(
                 f"The LLM server at {url} did not answer within {seconds:g} s (SPEECHES_LLM_TIMEOUT). Check that "
                 "it is not overloaded, raise SPEECHES_LLM_TIMEOUT, or set SPEECHES_LLM=extractive."
             )

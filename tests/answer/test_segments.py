@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from conftest import ingest
 
-from answer.segments import ITEM, PARAGRAPH, Block, Draft, Run, cited_labels, parse
+from answer.segments import ITEM, PARAGRAPH, Block, Draft, Run, as_text, cited_labels, parse
+from answer.verify import without
 from answer.service import Assistant
 
 
@@ -18,11 +19,12 @@ def test_a_models_text_becomes_paragraphs_items_and_references_to_known_labels_o
     assert parse("目标[1]", None) == [Block(PARAGRAPH, (Run("目标[1]"),))]  # while streaming: text
 
 
-def test_flagged_sentences_mark_their_runs():
-    text = "目标是5%左右。[1]目标是9%。[1]"
-    (block,) = parse(text, {"1"}, ["目标是9%。[1]"], first_flag=2)
-    assert block.runs == (Run("目标是5%左右。"), Run(cite="1"), Run("目标是9%。", flag=2), Run(cite="1", flag=2))
-    assert block.as_json()["runs"][2:] == [{"text": "目标是9%。", "flag": 2}, {"cite": "1", "flag": 2}]
+def test_sentences_that_failed_the_check_leave_the_text_and_the_lines_they_emptied():
+    text = "目标是5%左右。[1]目标是9%。[1]\n- 另一条[2]。\n总之如此[1]。"
+    kept = without(text, ["目标是9%。[1]", "另一条[2]。"])
+    assert kept == "目标是5%左右。[1]\n总之如此[1]。"
+    assert [b.kind for b in parse(kept, {"1"})] == [PARAGRAPH, PARAGRAPH]
+    assert as_text(Draft().line("以下：").line("「原话」", Run(cite="1"), item=True).blocks) == "以下：\n- 「原话」[1]"
 
 
 def test_lines_the_code_writes_are_taken_as_they_are():

@@ -21,7 +21,7 @@ from web.server import create_app
 
 pytestmark = pytest.mark.slow
 
-QUESTION = {"question": "生态环境保护要坚持什么？"}
+QUESTION = {"question": "全市森林覆盖率达到了多少？"}
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from answer.events import Queued
 from answer.types import Answer
 from web.api import _stream
 
-QUESTION = "生态环境保护要坚持什么？"
+QUESTION = "全市森林覆盖率达到了多少？"
 
 
 class GatedChat(BaseChatModel):
@@ -35,14 +35,14 @@ class GatedChat(BaseChatModel):
         return "gated"
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="要坚持生态优先[1]。"))])
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="森林覆盖率达到46%[1]。"))])
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
         self.running.append(1)
         self.most[0] = max(self.most[0], len(self.running))
         try:
             assert self.gate.wait(30)
-            yield ChatGenerationChunk(message=AIMessageChunk(content="要坚持生态优先[1]。"))
+            yield ChatGenerationChunk(message=AIMessageChunk(content="森林覆盖率达到46%[1]。"))
         finally:
             self.running.pop()
 

@@ -2,6 +2,8 @@
 // Everything from the server is data: text goes into the page with textContent / text nodes only, never innerHTML.
 // An answer is drawn from its `segments` (answer/segments.py): its text is never parsed here, so a "[1]" quoted from
 // a speech stays text. The page's own texts and lengths come from the server as JSON (#embed-config, web/render.py).
+// The evidence (the quotes the answer rests on) comes first and is drawn at once; the model's synthesis streams below
+// it. The conversation is kept in sessionStorage (per page and widget settings) until 新对话, so a reload keeps it.
 // URL parameters (set by widget.js): title, speech (default filter), color; #token=... (the readers' token).
 (function () {
   'use strict';
@@ -13,8 +15,9 @@
   var CONFIG = JSON.parse($('embed-config').textContent);
   var messages = $('messages'), form = $('ask'), question = $('question'), send = $('send');
   var filter = $('speech-filter'), viewer = $('viewer'), viewerText = $('viewer-text'), viewerHead = $('viewer-head');
-  var history = [];
+  var turns = [];  // the answered turns: {question, answer, markdown}; kept in sessionStorage
   var speechTexts = {};
+  var STORE_KEY = 'speeches-embed:' + location.pathname + location.search;
 
   // -- set-up from the URL --------------------------------------------------------------------------------------
   var title = params.get('title');
@@ -80,29 +83,11 @@
     return b;
   }
 
-  // A block's runs into `parent`: text as text nodes, references as chips; the runs of one flagged sentence
-  // (same `flag`) in one marked span, followed by the warning sign.
+  // A block's runs into `parent`: text as text nodes, references as chips.
   function renderRuns(parent, runs, cited) {
-    var span = null, flag = null;
-    function closeFlagged() {
-      if (span) parent.appendChild(el('span', 'flag-icon', '⚠'));
-      span = null;
-    }
     runs.forEach(function (run) {
-      var runFlag = run.flag == null ? null : run.flag;
-      if (runFlag !== flag) {
-        closeFlagged();
-        flag = runFlag;
-        if (flag !== null) {
-          span = el('span', 'flagged');
-          span.title = CONFIG.flagged_title;
-          parent.appendChild(span);
-        }
-      }
-      (span || parent).appendChild(run.cite != null ? chip(run.cite, cited[run.cite])
-                                                     : document.createTextNode(run.text));
+      parent.appendChild(run.cite != null ? chip(run.cite, cited[run.cite]) : document.createTextNode(run.text));
     });
-    closeFlagged();
   }
 
   function renderAnswer(container, segments, citations) {
@@ -123,6 +108,32 @@
       }
       renderRuns(node, block.runs, cited);
     });
+  }
+
+  // The sentences the model wrote that failed the citation check: not part of the answer, listed folded.
+  function renderUnverified(container, sentences) {
+    if (!sentences.length) return;
+    var box = el('details', 'unverified');
+    box.appendChild(el('summary', null, CONFIG.unverified_title.replace('{n}', sentences.length)));
+    box.appendChild(el('p', null, CONFIG.unverified_hint));
+    var list = el('ul');
+    sentences.forEach(function (s) { list.appendChild(el('li', null, s)); });
+    box.appendChild(list);
+    container.appendChild(box);
+  }
+
+  // A finished answer in its bubble: the notice when the model could not be used, the answer, what failed the check,
+  // the sources, the actions.
+  function renderFinished(bubble, a, markdown) {
+    bubble.className = 'msg bot';
+    bubble.textContent = '';
+    if (a.degraded_reason) bubble.appendChild(el('p', 'degraded-note', '⚠ ' + a.degraded_reason));
+    var body = el('div', 'answer');
+    bubble.appendChild(body);
+    renderAnswer(body, a.segments, a.context.concat(a.citations));
+    renderUnverified(bubble, a.unsupported_sentences);
+    renderSources(bubble, a.citations);
+    renderActions(bubble, a, markdown);
   }
 
   function renderSources(container, citations) {
@@ -151,6 +162,11 @@
       copyText(markdown).then(function () { copy.textContent = '已复制'; });
     });
     actions.appendChild(copy);
+    var again = el('button', 'regenerate', '重新生成');
+    again.type = 'button';
+    again.title = '重新回答这个问题';
+    again.addEventListener('click', function () { regenerate(); });
+    actions.appendChild(again);
     [['up', '有帮助'], ['down', '没帮助']].forEach(function (v) {
       var b = el('button', null, v[1]);
       b.type = 'button';
@@ -242,17 +258,46 @@
     bubble.textContent = '⚠ ' + message;
   }
 
-  function ask(text) {
+  // What the server accepts at its smallest history limits (SPEECHES_MAX_HISTORY_TURNS >= 8,
+  // SPEECHES_MAX_HISTORY_CHARS >= 8000): the last 4 turns, 1000 characters a message.
+  function historyOf(done) {
+    var history = [];
+    done.slice(-4).forEach(function (t) {
+      history.push({ role: 'user', content: t.question.slice(0, 1000) });
+      history.push({ role: 'assistant', content: t.answer.answer.slice(0, 1000),
+                     citations: t.answer.citations.map(function (c) { return { speech_id: c.speech_id }; }) });
+    });
+    return history;
+  }
+
+  function save() {
+    try { sessionStorage.setItem(STORE_KEY, JSON.stringify({ turns: turns.slice(-20) })); } catch (e) { /* full */ }
+  }
+
+  function addQuestion(text) {
     $('hint') && $('hint').remove();
     messages.appendChild(el('div', 'msg user', text));
     var bubble = el('div', 'msg bot');
-    var body = el('div', 'answer streaming');
-    bubble.appendChild(body);
     messages.appendChild(bubble);
+    return bubble;
+  }
+
+  // Only the last answer can be asked again: its button is the one shown.
+  function lastRegenerateOnly() {
+    var buttons = messages.querySelectorAll('button.regenerate');
+    buttons.forEach(function (b, i) { b.hidden = i !== buttons.length - 1; });
+  }
+
+  function ask(text) {
+    var bubble = addQuestion(text);
+    var evidence = el('div', 'answer');
+    var body = el('div', 'answer streaming');
+    bubble.appendChild(evidence);
+    bubble.appendChild(body);
     scrollDown();
     send.disabled = true;
     var streamed = '', finished = false;
-    var request = { question: text, history: history.slice(),
+    var request = { question: text, history: historyOf(turns),
                     speech_ids: filter.value ? [filter.value] : null };
     return fetch('api/ask/stream', { method: 'POST', headers: headers(true), body: JSON.stringify(request) })
       .then(function (response) {
@@ -263,7 +308,10 @@
           });
         }
         return readLines(response, function (item) {
-          if (item.delta != null) {
+          if (item.evidence) {  // the quotes, at once; the synthesis streams below them
+            renderAnswer(evidence, item.evidence.segments, item.evidence.citations);
+            scrollDown();
+          } else if (item.delta != null) {
             streamed += item.delta;
             body.textContent = streamed;
             scrollDown();
@@ -272,21 +320,10 @@
             scrollDown();
           } else if (item.answer) {
             finished = true;
-            var a = item.answer;
-            body.className = 'answer';
-            renderAnswer(body, a.segments, a.context.concat(a.citations));
-            if (a.unsupported_sentences.length) {
-              bubble.appendChild(el('p', 'note', '⚠ ' +
-                                    CONFIG.flagged_note.replace('{n}', a.unsupported_sentences.length)));
-            }
-            renderSources(bubble, a.citations);
-            renderActions(bubble, a, item.markdown);
-            // what the server accepts at its smallest history limits (SPEECHES_MAX_HISTORY_TURNS >= 8,
-            // SPEECHES_MAX_HISTORY_CHARS >= 8000): the last 8 messages, 1000 characters each
-            history.push({ role: 'user', content: text.slice(0, 1000) });
-            history.push({ role: 'assistant', content: a.answer.slice(0, 1000),
-                           citations: a.citations.map(function (c) { return { speech_id: c.speech_id }; }) });
-            history = history.slice(-8);
+            renderFinished(bubble, item.answer, item.markdown);
+            turns.push({ question: text, answer: item.answer, markdown: item.markdown });
+            save();
+            lastRegenerateOnly();
           } else if (item.error) {
             finished = true;
             showError(bubble, item.error);
@@ -299,6 +336,33 @@
         send.disabled = false;
         scrollDown();
       });
+  }
+
+  // 重新生成: the last question asked again, its answer replaced.
+  function regenerate() {
+    if (send.disabled || !turns.length) return;
+    var last = turns.pop();
+    save();
+    var bots = messages.querySelectorAll('.msg.bot'), users = messages.querySelectorAll('.msg.user');
+    if (bots.length) bots[bots.length - 1].remove();
+    if (users.length) users[users.length - 1].remove();
+    ask(last.question);
+  }
+
+  // The conversation this tab kept, drawn again after a reload; anything unreadable is dropped.
+  function restore() {
+    var kept;
+    try { kept = JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null'); } catch (e) { kept = null; }
+    if (!kept || !Array.isArray(kept.turns)) return;
+    kept.turns.forEach(function (t) {
+      try {
+        var bubble = addQuestion(String(t.question));
+        renderFinished(bubble, t.answer, String(t.markdown || ''));
+        turns.push(t);
+      } catch (e) { /* an entry that is no answer */ }
+    });
+    lastRegenerateOnly();
+    scrollDown();
   }
 
   form.addEventListener('submit', function (event) {
@@ -315,8 +379,10 @@
     }
   });
   $('new-chat').addEventListener('click', function () {
-    history = [];
+    turns = [];
+    save();
     messages.textContent = '';
     $('viewer-back').click();
   });
+  restore();
 })();
