@@ -21,17 +21,49 @@ from settings import Settings, check_data_dir, quiet_network_clients
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
-def ensure_library(settings: Settings):
-    """Open the library; an empty one gets the sample speeches, so a first run shows something."""
-    from ingest.pipeline import Ingestor
+def ensure_library(settings: Settings, may_write: bool = True):
+    """Open the library; an empty one gets the sample speeches (unless they were removed once), so a first run
+    shows something. ``may_write`` False: this process is not the library's writer (ingest/writer.py)."""
+    from ingest.pipeline import BarProgress
     from ingest.store import open_store
+    from ingest.writer import LibraryWriter, WriteRequest
 
     store = open_store(settings)
-    if not store.list_speeches():
+    if may_write and not store.list_speeches() and store.flag("samples_removed") != "true":
         print("The library is empty: adding the sample speeches from samples/ ...", file=sys.stderr)
-        report = Ingestor(store, settings).run([SAMPLES])
+        report = LibraryWriter(store, settings).apply(WriteRequest(paths=[str(SAMPLES)]), BarProgress())
         print(report.summary(), file=sys.stderr)
     return store
+
+
+def _say(text: str) -> None:
+    print(f"app.py: {text}", file=sys.stderr, flush=True)
+
+
+def serve_app(settings: Settings) -> None:
+    """Become the library's writer (waiting for a running ``python -m ingest``), then serve."""
+    from ingest.writer import APP, claim_library
+    from web.server import serve
+
+    claim = claim_library(settings, APP, say=_say)
+    try:
+        serve(settings, store=ensure_library(settings), claim=claim)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def open_for_reading(settings: Settings):
+    """The library for ``ask``/``compare``: samples are added to an empty one only when no other process is
+    writing it."""
+    from ingest.writer import INGEST, WriterLock, claim_library
+
+    claim = claim_library(settings, INGEST, say=_say, wait=False)
+    try:
+        return ensure_library(settings, may_write=bool(settings.chroma_url) or isinstance(claim, WriterLock))
+    finally:
+        if isinstance(claim, WriterLock):
+            claim.release()
 
 
 def parse_years(text: str | None) -> tuple[int | None, int | None] | None:
@@ -95,12 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         check_data_dir(settings)
-        store = ensure_library(settings)
         if args.command is None:
-            from web.server import serve
-
-            serve(settings)
+            serve_app(settings)
             return 0
+        store = open_for_reading(settings)
         from answer.llm.errors import LLMUnavailable
         from answer.service import Assistant
 

@@ -39,6 +39,7 @@ from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, UnknownSpeechError, open_store
+from ingest.writer import LibraryWriter
 from retriever.search import Filters, Retrieval, Retriever
 from settings import Settings
 
@@ -100,6 +101,7 @@ class Assistant:
         self.language = settings.language
         self.store = store or open_store(settings)
         self.retriever = retriever or Retriever(self.store, settings)
+        self.writer = LibraryWriter(self.store, settings)  # this process's writes, one at a time
         self._llm = llm
         self._load_lock = threading.Lock()
         # the in-process model answers one request at a time: queue here, where the wait can be shown and is not
@@ -337,13 +339,11 @@ class Assistant:
         ]
 
     def ingest(self, paths: Iterable[Path]):
-        from ingest.pipeline import Ingestor
-
-        return Ingestor(self.store, self.settings).run(list(paths))
+        return self.writer.ingest(list(paths))
 
     def delete(self, speech_id: str) -> None:
         self.store.get_speech(speech_id)  # UnknownSpeechError names the id
-        self.store.delete_speech(speech_id)
+        self.writer.delete(speech_id)
 
 
 def _text(value: str, name: str) -> str:

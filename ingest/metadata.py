@@ -45,9 +45,11 @@ def is_speech_file(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def load_speech(path: Path, taken_ids: set[str] | None = None) -> Speech:
-    """Read ``path`` into a ``Speech``; the id chosen is added to ``taken_ids``."""
+def load_speech(path: Path, taken_ids: set[str] | None = None, source: Path | None = None) -> Speech:
+    """Read ``path`` into a ``Speech``; the id chosen is added to ``taken_ids``. With ``source``, the speech is
+    named and sourced as if read from there (an upload read before it takes its place)."""
     path = Path(path)
+    source = Path(source) if source is not None else path
     sidecar = sidecar_path(path)
     fields = read_sidecar(sidecar) if sidecar else {}
     speech_text = read_speech_text(path)
@@ -56,12 +58,12 @@ def load_speech(path: Path, taken_ids: set[str] | None = None) -> Speech:
     date, year = _date_from(fields, sidecar) if sidecar else (None, None)
     if year is None:
         date, year = _speech_date(title, text) or (None, None)
-    speech_id = unique_speech_id(fields.pop("id", None) or path.stem, taken_ids if taken_ids is not None else set())
+    speech_id = unique_speech_id(fields.pop("id", None) or source.stem, taken_ids if taken_ids is not None else set())
     return Speech(
         id=speech_id,
         title=title,
         text=text,
-        source=str(path),
+        source=str(source),
         date=date,
         year=year,
         speaker=fields.pop("speaker", None),

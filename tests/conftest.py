@@ -114,14 +114,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout: float = 180) -> None:
+def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout: float = 180,
+              headers: dict | None = None) -> None:
     """Wait until ``GET url`` answers 200; fail the test, with the end of the log, if the process exits first."""
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             pytest.fail(f"{what} exited with {process.returncode}: {log.read_text(errors='replace')[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:

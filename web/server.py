@@ -89,12 +89,36 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     return app
 
 
-def serve(settings: Settings) -> None:
-    """Run the app with uvicorn on ``settings.host:settings.port`` under ``settings.root_path``."""
+def serve(settings: Settings, store=None, claim=None) -> None:
+    """Run the app with uvicorn on ``settings.host:settings.port`` under ``settings.root_path``. ``claim``: the
+    held ``ingest.writer.WriterLock`` of an on-disk library; once the app listens, its record says where to reach
+    the app and the secret of the local write route (web/local_writer.py), so ``python -m ingest`` can hand its
+    work over."""
+    import secrets
+
     import uvicorn
 
-    app = create_app(settings)
+    from answer.service import Assistant
+    from ingest.writer import APP
+    from web.local_writer import LocalWriterGate, local_url
+
+    assistant = Assistant(settings, store=store)
+    secret = secrets.token_urlsafe(32)
+    app = LocalWriterGate(create_app(settings, assistant), assistant.writer, secret, settings)
     root = settings.root_path.rstrip("/")
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if claim is not None and not self.should_exit:
+                claim.announce(APP, url=local_url(settings), root_path=root, secret=secret)
+
+        async def shutdown(self, sockets=None) -> None:
+            await super().shutdown(sockets)
+            if claim is not None:  # now: uvicorn re-raises SIGTERM after this, which ends the process at once
+                claim.release()
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, root_path=root, proxy_headers=True,
+                            log_level="warning", timeout_graceful_shutdown=5)
     print(f"Serving on http://{settings.host}:{settings.port}{root}/  (API docs: {root}/docs)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, root_path=root, proxy_headers=True,
-                log_level="warning", timeout_graceful_shutdown=5)
+    Server(config).run()

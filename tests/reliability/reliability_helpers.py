@@ -17,7 +17,8 @@ stop = stop_process
 
 
 def start_app(data_dir: Path, log: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """``python app.py`` with this data dir (and ``SPEECHES_*`` overrides), once ``GET /api/speeches`` answers."""
+    """``python app.py`` with this data dir (and ``SPEECHES_*`` overrides), once ``GET /api/speeches`` answers
+    (with the access token when ``SPEECHES_ACCESS_TOKEN`` is among them)."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SPEECHES_")}
     environ.update(SPEECHES_DATA_DIR=str(data_dir), SPEECHES_PORT=str(port), SPEECHES_HOST="127.0.0.1",
@@ -27,7 +28,9 @@ def start_app(data_dir: Path, log: Path, **env: str) -> tuple[subprocess.Popen, 
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{url}/api/speeches", process, log, "app.py", timeout=300)
+        token = env.get("SPEECHES_ACCESS_TOKEN")
+        wait_http(f"{url}/api/speeches", process, log, "app.py", timeout=300,
+                  headers={"Authorization": f"Bearer {token}"} if token else None)
     except BaseException:
         stop(process)
         raise
