@@ -40,11 +40,22 @@ def _say(text: str) -> None:
     print(f"app.py: {text}", file=sys.stderr, flush=True)
 
 
+def log_to_stderr() -> None:
+    """The app's log: warnings from everything, and what our own packages note (a stopped answer, a hand-off,
+    the technical reason behind a message a user saw)."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for package in ("answer", "ingest", "retriever", "web"):
+        logging.getLogger(package).setLevel(logging.INFO)
+
+
 def serve_app(settings: Settings) -> None:
     """Become the library's writer (waiting for a running ``python -m ingest``), then serve."""
     from ingest.writer import APP, claim_library
     from web.server import serve
 
+    log_to_stderr()
     claim = claim_library(settings, APP, say=_say)
     try:
         serve(settings, store=ensure_library(settings), claim=claim)

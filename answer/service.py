@@ -27,14 +27,12 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from langchain_core.output_parsers import StrOutputParser
-
 import prompts
 from answer import context as ctx
 from answer import followup
 from answer.llm.errors import LLMUnavailable
 from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
-from answer.events import Delta, Done, Event, Queued, Reply, collect
+from answer.events import Delta, Done, Event, Pulse, Queued, Reply, close, collect
 from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
@@ -45,6 +43,7 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 _UNSET = object()
+PULSE_S = 1.0  # longest quiet spell of a waiting stream (answer/events.py)
 
 
 class LLMQueue:
@@ -60,10 +59,11 @@ class LLMQueue:
         with self._changed:
             return len(self._waiting)
 
-    def turn(self) -> Iterator[Queued]:
+    def turn(self) -> Iterator[Queued | Pulse]:
         """Wait for a slot, yielding ``Queued`` when this request's position changes (nothing when a slot is
-        free at once). When it returns, the caller holds a slot and must ``release()`` it. Closing it while it
-        waits leaves the queue."""
+        free at once) and a ``Pulse`` at least every ``PULSE_S`` meanwhile, so a reader that went away is noticed
+        (answer/events.py). When it returns, the caller holds a slot and must ``release()`` it. Closing it while
+        it waits leaves the queue."""
         ticket = object()
         with self._changed:
             self._waiting.append(ticket)
@@ -77,11 +77,11 @@ class LLMQueue:
                         self._changed.notify_all()
                         return
                     now = Queued(self._waiting.index(ticket) + 1, len(self._waiting))
-                    if shown is not None and now.position == shown.position:
-                        self._changed.wait(timeout=5)
-                        continue
+                yield Pulse() if now == shown else now
                 shown = now
-                yield now
+                with self._changed:
+                    if not (self._waiting[0] is ticket and self._busy < self.slots):
+                        self._changed.wait(timeout=PULSE_S)
         finally:
             with self._changed:
                 if ticket in self._waiting:
@@ -125,9 +125,12 @@ class Assistant:
     def backend(self) -> str:
         return self.settings.llm
 
-    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[Delta | Queued]:
-        chain = prompts.load(prompt_name, self.language) | self.llm | StrOutputParser()
-        queue, holding = self.llm_queue, False
+    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[Delta | Queued | Pulse]:
+        """The LLM's answer to a prompt, piece by piece, after waiting for its turn. An empty piece (the local
+        model reporting its progress through the prompt) is a ``Pulse``. Closed early (its reader went away), it
+        closes the model's stream, which stops the generation, and gives up its turn."""
+        messages = prompts.load(prompt_name, self.language).invoke(dict(values))
+        queue, holding, pieces, stream = self.llm_queue, False, 0, None
         try:
             if queue is not None:
                 turn = queue.turn()
@@ -136,14 +139,26 @@ class Assistant:
                 finally:
                     turn.close()
                 holding = True
-            for piece in chain.stream(dict(values)):
-                yield Delta(piece)
+            # the model's own stream, not a ``prompt | llm | parser`` chain: LangChain's RunnableSequence swallows
+            # the close of its stream and leaves the model's to the garbage collector (an OpenAI-compatible server
+            # then kept generating for a client long gone), while the chat model's stream closes at once
+            stream = self.llm.stream(messages)
+            for chunk in stream:
+                piece = chunk.text
+                pieces += bool(piece)
+                yield Delta(piece) if piece else Pulse()
+            stream = None
+        except GeneratorExit:
+            log.info("LLM %s stopped after %d pieces: its reader went away", prompt_name, pieces)
+            raise
         except LLMUnavailable:
             raise
         except Exception as error:  # a backend bug must reach the user as a message, not a traceback
             log.exception("the LLM failed")
             raise LLMUnavailable(f"The LLM failed while answering: {error}") from error
         finally:
+            if stream is not None:
+                close(stream)  # stops the generation at its next token
             if holding:
                 queue.release()
 
@@ -168,7 +183,8 @@ class Assistant:
                              Draft().line(phrase(self.language, "empty_library")))
             return
 
-        standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()})
+        standalone, filters = yield from self._standalone(question, turns, filters,
+                                                          {s: r.title for s, r in speeches.items()})
         retrieval = self._retrieve(standalone, self.settings.answer_passages, filters)
         numbered = ctx.number(retrieval.passages)
         answer = Answer(question, standalone, "", False, context=numbered, backend=self.backend,
@@ -198,7 +214,9 @@ class Assistant:
         yield Done(answer)
 
     def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters,
-                    titles: Mapping[str, str]) -> tuple[str, Filters]:
+                    titles: Mapping[str, str]) -> Iterator[Queued | Pulse]:
+        """(the standalone question, the filters), returned after the events of a rewrite by the LLM: its turn
+        in the queue, and pulses while it writes (the rewrite itself is not shown)."""
         if not followup.is_followup(question, turns):
             return question, filters
         mentioned = followup.mentioned_speeches(turns, titles)
@@ -217,7 +235,11 @@ class Assistant:
                 "speeches": listed or phrase(self.language, "none"),
                 "question": question,
             }
-            standalone = followup.clean_rewrite(collect(self._stream_llm("rewrite", values)).text, question)
+            said = Reply()
+            for event in self._stream_llm("rewrite", values):
+                yield event if isinstance(event, Queued) else Pulse()
+                said.add(event)
+            standalone = followup.clean_rewrite(said.text, question)
         if standalone and referenced:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
         return standalone or followup.joined_question(question, turns), filters

@@ -25,6 +25,7 @@ from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
 from web.security import request_user
+from web.streams import closing_stream
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +166,19 @@ def _error(error: BaseException) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _ndjson(items: Iterator[dict]) -> StreamingResponse:
-    lines = (json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+def _ndjson(items: Iterator[dict | None]) -> StreamingResponse:
+    """One JSON object a line; the stream (and the answer behind it) is closed when the client goes away."""
+    lines = closing_stream(items, lambda item: json.dumps(item, ensure_ascii=False) + "\n")
     return StreamingResponse(lines, media_type="application/x-ndjson",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]) -> Iterator[dict]:
+def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]) -> Iterator[dict | None]:
+    """The lines of an answer stream; None for an event without one (a pulse: web/streams.py skips it)."""
+    replies = None
     try:
-        for reply in follow(start()):
+        replies = follow(start())
+        for reply in replies:
             line = reply.event.as_json()
             if reply.result is not None:  # the last line: the result, and its Markdown for copying
                 line["markdown"] = to_markdown(line[reply.result.kind])
@@ -181,6 +186,9 @@ def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]) -
     except Exception as error:  # the stream has begun (200): the error travels as its last line
         status, message = friendly_error(error)
         yield {"error": message, "status": status}
+    finally:
+        if replies is not None:
+            replies.close()
 
 
 def api_router(assistant, settings) -> APIRouter:

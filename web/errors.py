@@ -10,7 +10,7 @@ from ingest.store import StoreError, StoreUnavailable, UnknownSpeechError
 log = logging.getLogger(__name__)
 
 
-def friendly_error(error: BaseException) -> tuple[int, str]:
+def friendly_error(error: BaseException, language: str = "zh") -> tuple[int, str]:
     """(HTTP status, message for the user). Unexpected errors are logged with their traceback, not shown."""
     if isinstance(error, LLMUnavailable):
         return 503, f"回答服务暂时不可用：{error}"

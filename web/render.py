@@ -36,6 +36,7 @@ JUMP_PREFIX = "#cmp-"
 SNIPPET_CHARS = 90  # opening characters of a cited passage shown under an answer
 FLAGGED_TITLE = "引用核对未通过：所引材料不支持这句话"
 FLAGGED_NOTE = "{n} 句话未通过引用核对（已标出）：所引的讲话原文不支持它们，请核对原文。"
+STOPPED_NOTE = "已停止：这个回答没有写完，追问时不会用到它。"
 
 
 def speech_label(title: str, date: str | None) -> str:
@@ -54,7 +55,8 @@ def flagged_note(count: int) -> str:
 
 def embed_page() -> str:
     """The embed page (web/templates/embed.html) with what it draws with, defined here, as JSON data in it."""
-    config = {"flagged_title": FLAGGED_TITLE, "flagged_note": FLAGGED_NOTE, "snippet_chars": SNIPPET_CHARS}
+    config = {"flagged_title": FLAGGED_TITLE, "flagged_note": FLAGGED_NOTE, "snippet_chars": SNIPPET_CHARS,
+              "stopped_note": STOPPED_NOTE}
     return _ENV.get_template("embed.html").render(config=config)
 
 
@@ -141,6 +143,14 @@ def streaming_html(text: str, css_class: str = "answer") -> str:
     segments = [block.as_json() for block in parse(text, None)]
     return _one_line(_render("answer.html", layout=_layout(segments), cited={}, link="cite", css_class=css_class,
                              streaming=True, note=""))
+
+
+def stopped_html(text: str) -> str:
+    """An answer the user stopped: its text so far, without the cursor, and a note that it was stopped."""
+    segments = [block.as_json() for block in parse(text, None)]
+    body = _render("answer.html", layout=_layout(segments), cited={}, link="cite", css_class="answer stopped",
+                   streaming=False, note="")
+    return _one_line(body + _note("stopped", STOPPED_NOTE))
 
 
 def sources_html(citations: Sequence[Mapping], *, link: str = "cite", heading: str = "") -> str:

@@ -110,37 +110,57 @@ class Handlers:
     # -- chat ------------------------------------------------------------------------------------------------
 
     def ask(self, question: str, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
-        """Outputs: chatbot, turns, question box, export text, export file."""
+        """Outputs: chatbot, turns, question box, export text, export file. The turn is in ``turns`` from the start
+        (answer None until it is done, with what was shown so far as ``partial``), so a stopped or failed answer
+        keeps turns and messages in step. Closed by Gradio (the 停止 button, a closed tab), it closes the answer
+        stream, which frees the model (answer/events.py)."""
         question = (question or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        history = _history(turns)
+        asked = {"question": question, "answer": None, "partial": ""}
+        turns = [*turns, asked]
         messages = [*messages, {"role": "user", "content": render.question_html(question)},
                     {"role": "assistant", "content": render.streaming_html("")}]
         yield messages, turns, "", gr.skip(), gr.skip()
         answer = None
+        replies = None
         try:
-            stream = self.assistant.ask_stream(question, history=_history(turns), speech_ids=speech_ids or None,
-                                               years=_years(year_from, year_to))
-            for reply in follow(stream):
+            replies = follow(self.assistant.ask_stream(question, history=history, speech_ids=speech_ids or None,
+                                                       years=_years(year_from, year_to)))
+            for reply in replies:
                 if reply.result is None:  # the text so far, or where in the queue for the local model it waits
                     shown = render.streaming_html(reply.showing())
                     messages = [*messages[:-1], {"role": "assistant", "content": shown}]
+                    turns = [*turns[:-1], {**asked, "partial": reply.text}]
                     yield messages, turns, "", gr.skip(), gr.skip()
                 else:
                     answer = reply.result.as_json()
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
         except Exception as error:  # shown as a message; friendly_error logs the unexpected ones
-            _, message = friendly_error(error)
+            _, message = friendly_error(error, self.settings.language)
             messages = [*messages[:-1], {"role": "assistant", "content": render.error_html(message)}]
-            yield messages, [*turns, {"question": question, "answer": None}], "", gr.skip(), gr.skip()
+            yield messages, [*turns[:-1], {"question": question, "answer": None}], "", gr.skip(), gr.skip()
             return
-        turns = [*turns, {"question": question, "answer": answer}]
+        finally:
+            if replies is not None:
+                replies.close()
+        turns = [*turns[:-1], {"question": question, "answer": answer}]
         messages = [*messages[:-1], *_answer_messages(answer)]
         answered = [t["answer"] for t in turns if t["answer"]]
         yield (messages, turns, "", render.answer_markdown(answer),
                gr.update(value=_export_file(render.conversation_markdown(answered)), interactive=True))
+
+    def stopped(self, messages: list, turns: list) -> tuple:
+        """停止 (after Gradio cancelled the answer): outputs chatbot, turns. The answer so far stays, marked as
+        stopped; it is no part of the conversation a follow-up reads."""
+        if not turns or turns[-1].get("answer") is not None or "partial" not in turns[-1] or not messages:
+            return gr.skip(), gr.skip()
+        last = turns[-1]
+        messages = [*messages[:-1], {"role": "assistant", "content": render.stopped_html(last["partial"])}]
+        return messages, [*turns[:-1], {"question": last["question"], "answer": None}]
 
     def reset(self) -> tuple:
         """新对话: outputs chatbot, turns, export text, question box, export file, passage viewer."""
@@ -182,18 +202,23 @@ class Handlers:
         if not speech_a or not speech_b or not (topic or "").strip():
             yield gr.skip(), gr.skip(), render.error_html("请选择两篇讲话，并输入要比较的主题。"), gr.skip()
             return
+        replies = None
         try:
             yield self._column("A", None, speech_a), self._column("B", None, speech_b), \
                 render.streaming_html(""), gr.skip()
             result = None
-            for reply in follow(self.assistant.compare_stream(speech_a, speech_b, topic)):
+            replies = follow(self.assistant.compare_stream(speech_a, speech_b, topic))
+            for reply in replies:
                 if reply.result is None:
                     yield gr.skip(), gr.skip(), render.streaming_html(reply.showing()), gr.skip()
                 else:
                     result = reply.result.as_json()
         except Exception as error:
-            yield gr.skip(), gr.skip(), render.error_html(friendly_error(error)[1]), gr.skip()
+            yield gr.skip(), gr.skip(), render.error_html(friendly_error(error, self.settings.language)[1]), gr.skip()
             return
+        finally:
+            if replies is not None:
+                replies.close()  # also when Gradio closes this handler: the comparison stops
         sides = result["speeches"]
         labelled = [*sides["A"]["passages"], *sides["B"]["passages"], *result["citations"]]
         body = render.answer_html(result["segments"], labelled, result["unsupported_sentences"], link="jump",
@@ -244,6 +269,15 @@ class Handlers:
         return render.deleted_html(record.title, record.date)
 
 
+def _busy() -> tuple:
+    """发送 hidden, 停止 shown: an answer streams."""
+    return gr.update(visible=False), gr.update(visible=True)
+
+
+def _idle() -> tuple:
+    return gr.update(visible=True), gr.update(visible=False)
+
+
 def build_ui(assistant, settings: Settings) -> gr.Blocks:
     on = Handlers(assistant, settings)
 
@@ -266,6 +300,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             question = gr.Textbox(show_label=False, placeholder="输入问题，回车发送（可以追问）",
                                                   lines=1, max_lines=4, scale=6, elem_id="question", autofocus=True)
                             send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
+                            stop = gr.Button("停止", variant="stop", scale=1, min_width=80, elem_id="stop",
+                                             visible=False)
                         with gr.Row():
                             speech_filter = gr.Dropdown(label="只在这些讲话中检索（不选 = 全部）", multiselect=True,
                                                         choices=[], scale=3, elem_id="filter-speeches")
@@ -319,8 +355,13 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
 
         ask_io = {"fn": on.ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
                   "outputs": [chatbot, turns, question, export_text, export_file]}
-        send.click(**ask_io)
-        question.submit(**ask_io)
+        answering = []  # while an answer streams, 停止 stands in for 发送 and cancels it (which closes the stream)
+        for trigger in (send.click, question.submit):
+            asked = trigger(_busy, outputs=[send, stop], queue=False).then(**ask_io)
+            asked.then(_idle, outputs=[send, stop], queue=False)
+            answering.append(asked)
+        stop.click(on.stopped, inputs=[chatbot, turns], outputs=[chatbot, turns], cancels=answering,
+                   queue=False).then(_idle, outputs=[send, stop], queue=False)
         viewer.click(on.open_citation, outputs=viewer)
         chatbot.like(on.feedback, inputs=[turns, chatbot], outputs=None)
         new_chat.click(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from answer.events import Delta, collect
+from answer.events import Delta, Pulse, collect
 from answer.segments import Run, cited_labels
 from answer.llm.errors import LLMUnavailable
 from answer.service import Assistant
@@ -72,7 +72,7 @@ def make(settings, store):
 def test_answer_streams_and_its_markers_become_citations(make):
     assistant = make(lambda prompt: f"今年提出经济增速要“保8争9”[{label_of(prompt, '保8争9')}][9]。")
     events = list(assistant.ask_stream("今年的经济增速目标是什么？"))
-    deltas, answer = events[:-1], events[-1].result
+    deltas, answer = [e for e in events[:-1] if not isinstance(e, Pulse)], events[-1].result
     assert len(deltas) > 3 and all(isinstance(d, Delta) for d in deltas)
     assert "".join(d.text for d in deltas) == collect(events).text
     assert answer.found and answer.answer.endswith("]。") and "[9]" not in answer.answer

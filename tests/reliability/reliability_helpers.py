@@ -21,8 +21,8 @@ def start_app(data_dir: Path, log: Path, **env: str) -> tuple[subprocess.Popen, 
     (with the access token when ``SPEECHES_ACCESS_TOKEN`` is among them)."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SPEECHES_")}
-    environ.update(SPEECHES_DATA_DIR=str(data_dir), SPEECHES_PORT=str(port), SPEECHES_HOST="127.0.0.1",
-                   SPEECHES_LLM="extractive", PYTHONUNBUFFERED="1", **env)
+    environ.update({"SPEECHES_DATA_DIR": str(data_dir), "SPEECHES_PORT": str(port), "SPEECHES_HOST": "127.0.0.1",
+                    "SPEECHES_LLM": "extractive", "PYTHONUNBUFFERED": "1", **env})
     with log.open("ab") as out:
         process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=data_dir.parent, env=environ,
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

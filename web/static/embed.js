@@ -11,7 +11,8 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var CONFIG = JSON.parse($('embed-config').textContent);
-  var messages = $('messages'), form = $('ask'), question = $('question'), send = $('send');
+  var messages = $('messages'), form = $('ask'), question = $('question'), send = $('send'), stop = $('stop');
+  var asking = null;  // the AbortController of the answer streaming now: 停止 aborts it, and the server stops too
   var filter = $('speech-filter'), viewer = $('viewer'), viewerText = $('viewer-text'), viewerHead = $('viewer-head');
   var history = [];
   var speechTexts = {};
@@ -242,6 +243,13 @@
     bubble.textContent = '⚠ ' + message;
   }
 
+  function busy(controller) {
+    asking = controller;
+    send.disabled = !!controller;
+    send.hidden = !!controller;
+    stop.hidden = !controller;
+  }
+
   function ask(text) {
     $('hint') && $('hint').remove();
     messages.appendChild(el('div', 'msg user', text));
@@ -250,11 +258,13 @@
     bubble.appendChild(body);
     messages.appendChild(bubble);
     scrollDown();
-    send.disabled = true;
+    var controller = new AbortController();
+    busy(controller);
     var streamed = '', finished = false;
     var request = { question: text, history: history.slice(),
                     speech_ids: filter.value ? [filter.value] : null };
-    return fetch('api/ask/stream', { method: 'POST', headers: headers(true), body: JSON.stringify(request) })
+    return fetch('api/ask/stream', { method: 'POST', headers: headers(true), body: JSON.stringify(request),
+                                     signal: controller.signal })
       .then(function (response) {
         if (!response.ok) {
           return response.json().catch(function () { return {}; }).then(function (b) {
@@ -290,18 +300,33 @@
           }
         });
       })
-      .catch(function () { finished = true; showError(bubble, '连接中断，请稍后再试。'); })
+      .catch(function () {
+        if (controller.signal.aborted) {  // 停止: the answer so far stays, marked; it is no part of the history
+          finished = true;
+          body.className = 'answer stopped';
+          body.textContent = streamed;
+          bubble.appendChild(el('p', 'note stopped-note', CONFIG.stopped_note));
+          return;
+        }
+        finished = true;
+        showError(bubble, '连接中断，请稍后再试。');
+      })
       .then(function () {
         if (!finished) showError(bubble, '回答没有完成，请重试。');
-        send.disabled = false;
+        busy(null);
         scrollDown();
       });
   }
 
+  stop.addEventListener('click', function () {
+    if (asking) asking.abort();
+    question.focus();
+  });
+
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var text = question.value.trim();
-    if (!text || send.disabled) return;
+    if (!text || asking) return;
     question.value = '';
     ask(text);
   });
