@@ -49,6 +49,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import unicodedata
 import uuid
@@ -164,6 +165,7 @@ class KeywordIndex:
         self._snap = snapshot or _Snapshot.empty()
         self._unsaved = False
         self._synced = ""  # the library generation this index last matched
+        self._sync_lock = threading.Lock()  # one sync at a time; searches read a snapshot and never wait
 
     @classmethod
     def open(cls, folder: Path) -> KeywordIndex:
@@ -184,6 +186,12 @@ class KeywordIndex:
         generation = store.generation()
         if generation and generation == self._synced and not self._unsaved:
             return False  # nothing was written to the library since the last sync
+        with self._sync_lock:  # a search waits for a sync under way: it would search without the new speech
+            if generation and generation == self._synced and not self._unsaved:
+                return False  # another thread synced meanwhile
+            return self._sync(store, generation)
+
+    def _sync(self, store: SpeechStore, generation: str) -> bool:
         listed = store.list_speeches()
         wanted = {s.id: s.version for s in listed}
         snap = self._snap
@@ -231,15 +239,20 @@ class KeywordIndex:
         return sum(w for t, w in weight.items() if t in present) / total if total else 0.0
 
     def search(
-        self, query: str, k: int, allowed: Callable[[str], bool] | Collection[str] | None = None
+        self, query: str, k: int, allowed: Callable[[str], bool] | Collection[str] | None = None,
+        max_terms: int | None = None,
     ) -> list[tuple[str, float]]:
         """The ``k`` best passages for ``query`` as (passage id, BM25 score), best first, scores > 0 only.
-        ``allowed`` keeps only passages of those speech ids (a collection, or a predicate on the speech id)."""
+        ``allowed`` keeps only passages of those speech ids (a collection, or a predicate on the speech id).
+        ``max_terms``: score with the query's most telling terms only (highest IDF), which bounds what a very long
+        query costs (each term's postings are read)."""
         snap = self._snap
         terms: dict[int, int] = {}
         for token in query_tokens(query):
             if (tid := snap.term_ids.get(token)) is not None:
                 terms[tid] = terms.get(tid, 0) + 1
+        if max_terms is not None and len(terms) > max_terms:
+            terms = dict(sorted(terms.items(), key=lambda item: -snap.idf[item[0]])[:max_terms])
         if k < 1 or not terms:
             return []
         scores = np.zeros(len(snap.row_speech), dtype=np.float32)

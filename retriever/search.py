@@ -46,6 +46,11 @@ EXACT_UNCACHED_LIMIT = 1_500
 OVERSAMPLE = 4
 OVERSAMPLE_LIMIT = 2_000
 VECTOR_CACHE_BYTES = 32 * 2**20  # speech vectors kept for exact search (~21k passages of 384 floats)
+# What one question may cost (a question may be 2,000 characters): the dense query embeds at most QUERY_CHARS of it
+# (its opening and its end, where a pasted text's question usually is), the keyword query weighs its QUERY_TERMS
+# most telling terms. bench/load.py --heavy measures a short question's latency while long ones run.
+QUERY_CHARS = 400
+QUERY_TERMS = 64
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,12 @@ def _field(speech: StoredSpeech, name: str):
 
 
 class Retriever:
-    """Safe to share between threads: one retrieval runs at a time (the keyword index syncs itself on read)."""
+    """Safe to share between threads, and retrievals run side by side: nothing is locked but what changes, each
+    behind its own lock: the per-generation speech maps here (``_library``), the keyword index's sync
+    (``KeywordIndex.sync``), the vector cache (``_VectorCache``), the embedding model (ingest/embeddings.py). A
+    search reads one immutable keyword snapshot. What one question costs is bounded: the retrieval query is at most
+    ``QUERY_CHARS`` characters (the question's opening), of which the keyword search weighs the ``QUERY_TERMS`` most
+    telling terms."""
 
     def __init__(self, store: SpeechStore, settings: Settings, keyword: KeywordIndex | None = None) -> None:
         self.store = store
@@ -131,7 +141,7 @@ class Retriever:
         self.keyword = keyword or KeywordIndex.open(settings.data_dir / "keyword")
         self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str]] | None = None
         self._vectors = _VectorCache(VECTOR_CACHE_BYTES)
-        self._lock = threading.Lock()
+        self._library_lock = threading.Lock()
 
     def retrieve(
         self,
@@ -141,8 +151,7 @@ class Retriever:
         mode: Mode = "hybrid",
         filters: Filters | None = None,
     ) -> Retrieval:
-        with self._lock:
-            return self._retrieve(question, k, mode, filters)
+        return self._retrieve(question, k, mode, filters)
 
     def as_langchain(self, *, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None):
         """This retriever as a LangChain ``BaseRetriever``: ``invoke(question)`` gives ``Document``s (the passage
@@ -166,11 +175,12 @@ class Retriever:
             return Retrieval(question, [], 0.0, False, mode, [])
         depth = max(self.settings.retrieval_depth, 3 * k)
 
-        dense = self._dense(question, depth, allowed, speeches, current) if mode != "keyword" else []
+        dense = self._dense(_bounded(question), depth, allowed, speeches, current) if mode != "keyword" else []
         keyword: list[tuple[str, float]] = []
         if mode != "dense":
             self.keyword.sync(self.store)
-            keyword = [(pid, s) for pid, s in self.keyword.search(question, depth, allowed) if _current(pid, current)]
+            found = self.keyword.search(question, depth, allowed, max_terms=QUERY_TERMS)
+            keyword = [(pid, s) for pid, s in found if _current(pid, current)]
 
         if mode == "dense":
             fused = [(pid, score) for pid, score in dense]
@@ -210,12 +220,17 @@ class Retriever:
         )
 
     def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str]]:
-        """Speech id -> record and -> current version, rebuilt only when the library's generation changes."""
+        """Speech id -> record and -> current version, rebuilt only when the library's generation changes (by one
+        thread; the others wait for it rather than list the library too)."""
         generation = self.store.generation()
-        if self._cached is None or self._cached[0] != generation or not generation:
-            listed = self.store.list_speeches()
-            self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed})
-        return self._cached[1], self._cached[2]
+        cached = self._cached
+        if cached is None or cached[0] != generation or not generation:
+            with self._library_lock:
+                cached = self._cached
+                if cached is None or cached[0] != generation or not generation:
+                    listed = self.store.list_speeches()
+                    cached = self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed})
+        return cached[1], cached[2]
 
     def retrieve_per_speech(self, question: str, speech_ids: Sequence[str], *, k: int = 3) -> dict[str, Retrieval]:
         """The best passages within each of the given speeches, searched separately (for comparisons)."""
@@ -330,6 +345,14 @@ class _VectorCache:
             while self._bytes > self.max_bytes and len(self._entries) > 1:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped.nbytes
+
+
+def _bounded(question: str) -> str:
+    """At most QUERY_CHARS characters of the question: all of a short one, the opening and the end of a long one."""
+    if len(question) <= QUERY_CHARS:
+        return question
+    half = QUERY_CHARS // 2
+    return question[:half] + "\n" + question[-half:]
 
 
 def _speech_of(passage_id: str) -> str:
