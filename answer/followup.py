@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from answer.citations import MARKER
+from answer.errors import BadInput
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?:篇|个|份)(?:讲话)?")
@@ -38,12 +39,12 @@ def parse_history(history: Sequence[Mapping] | None) -> list[Turn]:
     turns = []
     for i, item in enumerate(history or []):
         if not isinstance(item, Mapping):
-            raise ValueError(f"history item {i} must be an object with 'role' and 'content'")
+            raise BadInput("history", index=i, problem="must be an object with 'role' and 'content'")
         role, content = item.get("role"), item.get("content")
         if role not in ROLES:
-            raise ValueError(f"history item {i} has role {role!r}; use 'user' or 'assistant'")
+            raise BadInput("history", index=i, problem=f"has role {role!r}; use 'user' or 'assistant'")
         if not isinstance(content, str):
-            raise ValueError(f"history item {i} has no text 'content'")
+            raise BadInput("history", index=i, problem="has no text 'content'")
         cited = [c.get("speech_id") for c in item.get("citations") or [] if isinstance(c, Mapping)]
         turns.append(Turn(role, content, [s for s in cited if isinstance(s, str)]))
     return turns

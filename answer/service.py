@@ -30,6 +30,7 @@ from pathlib import Path
 import prompts
 from answer import context as ctx
 from answer import followup
+from answer.errors import BadInput
 from answer.llm.errors import LLMUnavailable
 from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
 from answer.events import Delta, Done, Event, Pulse, Queued, Reply, close, collect
@@ -282,7 +283,7 @@ class Assistant:
         topic = _text(topic, "topic")
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
-            raise ValueError(f"pick two different speeches to compare (both are {speech_a!r})")
+            raise BadInput("same_speech", speech=speech_a)
         sides = {}
         for key, record in records.items():
             found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
@@ -363,16 +364,21 @@ class Assistant:
     def ingest(self, paths: Iterable[Path]):
         return self.writer.ingest(list(paths))
 
-    def delete(self, speech_id: str) -> None:
+    def ingest_staged(self, staged: Path, final: Path, on_stored):
+        """An upload (web/uploads.py): ``LibraryWriter.ingest_staged``."""
+        return self.writer.ingest_staged(staged, final, on_stored)
+
+    def delete(self, speech_id: str, then=lambda: None) -> None:
+        """Delete a speech, then (still holding the write lock) ``then``: the upload removes its file."""
         self.store.get_speech(speech_id)  # UnknownSpeechError names the id
-        self.writer.delete(speech_id)
+        self.writer.delete(speech_id, then)
 
 
 def _text(value: str, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"the {name} is empty")
+        raise BadInput("empty", what=name)
     if len(value) > 2000:
-        raise ValueError(f"the {name} is too long ({len(value)} characters; at most 2000)")
+        raise BadInput("too_long", what=name, length=len(value), limit=2000)
     return value.strip()
 
 
@@ -380,7 +386,10 @@ def _years(years) -> tuple[int | None, int | None] | None:
     if years is None:
         return None
     low, high = years
-    return (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+    low, high = (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+    if low is not None and high is not None and low > high:
+        raise BadInput("years_reversed", low=low, high=high)
+    return low, high
 
 
 def _is_refusal(text: str, language: str) -> bool:

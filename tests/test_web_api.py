@@ -94,18 +94,24 @@ def test_one_speech_with_its_text_and_the_topic_chart_data(client, assistant):
 @pytest.mark.parametrize(
     "body, status, words",
     [
-        ({"question": "   "}, 400, "the question is empty"),
-        ({"question": "增长？", "years": [2025, 2020]}, 400, "reversed"),
+        ({"question": "   "}, 400, "请输入问题。"),
+        ({"question": "增长？", "years": [2025, 2020]}, 400, "年份范围颠倒了：起始年份 2025 晚于截止年份 2020。"),
         ({"question": "增长？", "speech_ids": ["no-such-speech"]}, 404, "no-such-speech"),
-        ({"question": 5}, 400, "question"),
-        ({}, 400, "question"),
+        ({"question": 5}, 400, "请求有误：question 的类型不对。"),
+        ({}, 400, "请求有误：缺少 question。"),
     ],
 )
 def test_bad_input_is_a_400_or_404_with_a_message(client, body, status, words):
+    """One line in the UI's language, naming what was wrong (issue 12, item 8)."""
     response = client.post("/api/ask", json=body)
     assert response.status_code == status
     assert words in response.json()["error"]
-    assert "Traceback" not in response.text
+    assert "Traceback" not in response.text and "the question" not in response.text
+
+
+def test_malformed_json_is_said_plainly(client):
+    response = client.post("/api/ask", content=b'{"question": "x",,}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json() == {"error": "请求有误：请求体不是有效的 JSON。"}
 
 
 def test_an_unreachable_llm_is_a_503_and_ends_a_stream_with_an_error_line(client, assistant):
@@ -113,7 +119,7 @@ def test_an_unreachable_llm_is_a_503_and_ends_a_stream_with_an_error_line(client
                                      "(SPEECHES_OPENAI_BASE_URL)")
     response = client.post("/api/ask", json={"question": "增长？"})
     assert response.status_code == 503
-    assert "SPEECHES_OPENAI_BASE_URL" in response.json()["error"]
+    assert response.json()["error"] == "回答服务暂时不可用，请稍后再试。"  # the URL and the setting: in the log
     lines = ndjson(client.post("/api/ask/stream", json={"question": "增长？"}))
     assert lines[0] == {"delta": "今年全市经济增长的预期目标是"}
     assert lines[-1]["status"] == 503 and "回答服务暂时不可用" in lines[-1]["error"]

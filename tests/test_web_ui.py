@@ -148,7 +148,7 @@ def test_upload_reports_each_file_and_the_library_refreshes(on, tmp_path):
     rows, cleared = on.upload([str(new), str(empty)])
     assert cleared is None
     assert [row[:2] for row in rows] == [["2026-new.txt", "成功"], ["empty.txt", "失败"]]
-    assert rows[0][2] == "已添加：2026-new" and "holds no text" in rows[1][2]
+    assert rows[0][2] == "已添加：2026-new" and rows[1][2] == "文件是空的，没有文字。"
     new.write_text("新的讲话\n同志们：今天再开会。", encoding="utf-8")
     assert on.upload([str(new)])[0] == [["2026-new.txt", "成功", "已更新：2026-new"]]
     table, speeches, *_ = on.refresh_library()

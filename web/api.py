@@ -161,8 +161,8 @@ class FeedbackRequest(BaseModel):
 _ERRORS = {code: {"model": ErrorOut} for code in (400, 404, 503)}
 
 
-def _error(error: BaseException) -> JSONResponse:
-    status, message = friendly_error(error)
+def _error(error: BaseException, language: str) -> JSONResponse:
+    status, message = friendly_error(error, language)
     return JSONResponse({"error": message}, status_code=status)
 
 
@@ -173,7 +173,8 @@ def _ndjson(items: Iterator[dict | None]) -> StreamingResponse:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]) -> Iterator[dict | None]:
+def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str],
+            language: str = "zh") -> Iterator[dict | None]:
     """The lines of an answer stream; None for an event without one (a pulse: web/streams.py skips it)."""
     replies = None
     try:
@@ -184,7 +185,7 @@ def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]) -
                 line["markdown"] = to_markdown(line[reply.result.kind])
             yield line
     except Exception as error:  # the stream has begun (200): the error travels as its last line
-        status, message = friendly_error(error)
+        status, message = friendly_error(error, language)
         yield {"error": message, "status": status}
     finally:
         if replies is not None:
@@ -204,7 +205,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             return assistant.ask(**ask_args(body)).as_json()
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.post("/ask/stream", response_model=None,
                  responses={200: {"content": {"application/x-ndjson": {}},
@@ -212,7 +213,8 @@ def api_router(assistant, settings) -> APIRouter:
                                                  "then {answer, markdown} or {error, status}"}},
                  summary="The same answer, streamed")
     def ask_stream(body: AskRequest):
-        return _ndjson(_stream(lambda: assistant.ask_stream(**ask_args(body)), render.answer_markdown))
+        return _ndjson(_stream(lambda: assistant.ask_stream(**ask_args(body)), render.answer_markdown,
+                               settings.language))
 
     @router.post("/compare", response_model=None, responses={200: {"model": ComparisonOut}, **_ERRORS},
                  summary="Compare what two speeches say about a topic")
@@ -220,7 +222,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             return assistant.compare(body.speech_a, body.speech_b, body.topic).as_json()
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.post("/compare/stream", response_model=None,
                  responses={200: {"content": {"application/x-ndjson": {}},
@@ -229,7 +231,7 @@ def api_router(assistant, settings) -> APIRouter:
                  summary="The same comparison, streamed")
     def compare_stream(body: CompareRequest):
         return _ndjson(_stream(lambda: assistant.compare_stream(body.speech_a, body.speech_b, body.topic),
-                               render.comparison_markdown))
+                               render.comparison_markdown, settings.language))
 
     @router.get("/speeches", response_model=None,
                 responses={200: {"model": list[SpeechOut]}, 503: {"model": ErrorOut}},
@@ -238,7 +240,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             return [s.as_dict() for s in assistant.store.list_speeches()]
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.get("/speeches/{speech_id}", response_model=None, responses={200: {"model": SpeechTextOut}, **_ERRORS},
                 summary="One speech with its whole text (what citation offsets point into)")
@@ -247,7 +249,7 @@ def api_router(assistant, settings) -> APIRouter:
             return {"speech": assistant.store.get_speech(speech_id).as_dict(),
                     "text": assistant.store.speech_text(speech_id)}
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.get("/topic-strength", response_model=None, responses={200: {"model": list[TopicStrengthOut]}, **_ERRORS},
                 summary="How strongly each speech addresses a topic (the comparison chart)")
@@ -255,7 +257,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             return assistant.topic_strength(topic)
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.post("/feedback", responses={400: {"model": ErrorOut}}, summary="Thumbs up or down on an answer")
     def feedback(body: FeedbackRequest, request: Request) -> dict:

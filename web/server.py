@@ -31,6 +31,7 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
 
     from web import render
     from web.api import api_router
+    from web.errors import friendly_error
     from web.ui import build_ui
 
     if assistant is None:
@@ -52,8 +53,8 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"error": f"输入有误：{problems}"}, status_code=400)
+        status, message = friendly_error(error, settings.language)
+        return JSONResponse({"error": message}, status_code=status)
 
     app.include_router(api_router(assistant, settings))
 
@@ -101,8 +102,10 @@ def serve(settings: Settings, store=None, claim=None) -> None:
     from answer.service import Assistant
     from ingest.writer import APP
     from web.local_writer import LocalWriterGate, local_url
+    from web.uploads import recover_uploads
 
     assistant = Assistant(settings, store=store)
+    recover_uploads(assistant.store, settings.data_dir)  # what a killed upload left behind
     secret = secrets.token_urlsafe(32)
     app = LocalWriterGate(create_app(settings, assistant), assistant.writer, secret, settings)
     root = settings.root_path.rstrip("/")

@@ -140,8 +140,7 @@ class Handlers:
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
         except Exception as error:  # shown as a message; friendly_error logs the unexpected ones
-            _, message = friendly_error(error, self.settings.language)
-            messages = [*messages[:-1], {"role": "assistant", "content": render.error_html(message)}]
+            messages = [*messages[:-1], {"role": "assistant", "content": render.error_html(self._error(error))}]
             yield messages, [*turns[:-1], {"question": question, "answer": None}], "", gr.skip(), gr.skip()
             return
         finally:
@@ -174,7 +173,7 @@ class Handlers:
         except ValueError:
             return render.error_html("这个引用链接无效。")
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
         start, end = min(start, len(text)), min(end, len(text))
         return render.cited_passage_html(record.title, record.date, text, start, end, label)
 
@@ -214,7 +213,7 @@ class Handlers:
                 else:
                     result = reply.result.as_json()
         except Exception as error:
-            yield gr.skip(), gr.skip(), render.error_html(friendly_error(error, self.settings.language)[1]), gr.skip()
+            yield gr.skip(), gr.skip(), render.error_html(self._error(error)), gr.skip()
             return
         finally:
             if replies is not None:
@@ -234,7 +233,7 @@ class Handlers:
         try:
             return render.topic_chart_html(topic.strip(), self.assistant.topic_strength(topic), (speech_a, speech_b))
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
 
     # -- library ---------------------------------------------------------------------------------------------
 
@@ -243,9 +242,9 @@ class Handlers:
         paths = [Path(f) for f in (files or [])]
         try:
             results = ingest_uploads(self.assistant, [(p, p.name) for p in paths], self.settings.data_dir,
-                                     self.settings.max_upload_mb)
+                                     self.settings.max_upload_mb, self.settings.language)
         except Exception as error:
-            return [[p.name, "失败", friendly_error(error)[1]] for p in paths], None
+            return [[p.name, "失败", self._error(error)] for p in paths], None
         return [r.as_row() for r in results], None
 
     def full_text(self, speech_id: str | None) -> str:
@@ -254,7 +253,7 @@ class Handlers:
         try:
             record, text = self.store.get_speech(speech_id), self.store.speech_text(speech_id)
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
         return render.full_text_html(record, text)
 
     def delete(self, speech_id: str | None) -> str:
@@ -262,11 +261,13 @@ class Handlers:
             return ""
         try:
             record = self.store.get_speech(speech_id)
-            self.assistant.delete(speech_id)
-            remove_uploaded_source(record.source, self.settings.data_dir)
+            self.assistant.delete(speech_id, then=lambda: remove_uploaded_source(record.source, self.settings.data_dir))
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
         return render.deleted_html(record.title, record.date)
+
+    def _error(self, error: BaseException) -> str:
+        return friendly_error(error, self.settings.language)[1]
 
 
 def _busy() -> tuple:
