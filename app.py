@@ -104,17 +104,31 @@ def print_result(result, as_json: bool, streamed: bool) -> None:
         print(f"! not supported by its citations: {sentence}")
 
 
-def run_stream(stream, as_json: bool):
-    from answer.events import Reply, follow
+def run_stream(stream, as_json: bool, out=None):
+    """Print an answer stream. In a terminal the text shows as it comes, and is then redrawn as the finished answer
+    when that differs (the citation check adds [n] markers the model left out and drops unknown ones); into a pipe
+    or file only the finished answer is written."""
+    import shutil
 
-    reply, shown = Reply(), 0
+    from answer.events import Reply, follow
+    from terminal import rows_taken
+
+    out = out or sys.stdout
+    live = not as_json and out.isatty()
+    reply, shown = Reply(), ""
     for reply in follow(stream):
-        if not as_json and len(reply.text) > shown:
-            print(reply.text[shown:], end="", flush=True)
-            shown = len(reply.text)
+        if live and reply.text.startswith(shown) and len(reply.text) > len(shown):
+            out.write(reply.text[len(shown):])
+            out.flush()
+            shown = reply.text
     if shown:
-        print()
-    print_result(reply.result, as_json, streamed=shown > 0)
+        final = reply.result.answer if reply.result is not None else shown
+        if final != shown:
+            up = rows_taken(shown, shutil.get_terminal_size().columns) - 1
+            out.write("\r" + (f"\x1b[{up}A" if up else "") + "\x1b[J" + final)  # redraw: the answer as checked
+        out.write("\n")
+        out.flush()
+    print_result(reply.result, as_json, streamed=bool(shown))
 
 
 def main(argv: list[str] | None = None) -> int:

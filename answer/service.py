@@ -37,7 +37,7 @@ from answer.events import Delta, Done, Event, Pulse, Queued, Reply, close, colle
 from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
-from ingest.store import SpeechStore, UnknownSpeechError, open_store
+from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError, open_store, speech_labels
 from ingest.writer import LibraryWriter
 from retriever.search import Filters, Retrieval, Retriever
 from settings import Settings
@@ -174,8 +174,9 @@ class Assistant:
                    years: tuple[int | None, int | None] | None = None) -> Iterator[Event]:
         question = _text(question, "question")
         turns = followup.parse_history(history)
-        filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years))
         speeches = {s.id: s for s in self.store.list_speeches()}
+        filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years),
+                          exclude=None if speech_ids else samples_aside(speeches.values()))
         for sid in filters.speech_ids or []:
             if sid not in speeches:
                 raise UnknownSpeechError(sid)
@@ -345,20 +346,24 @@ class Assistant:
 
     # -- the library --------------------------------------------------------------------------------------------
 
-    def topic_strength(self, topic: str, depth: int = 200) -> list[dict]:
+    def topic_strength(self, topic: str, depth: int = 200, chosen: Sequence[str] = ()) -> list[dict]:
         """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
         ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
-        speech, so the chart costs the same as a question."""
+        speech, so the chart costs the same as a question. The samples are left out once the library holds other
+        speeches, unless ``chosen`` (the compared speeches) names them."""
         topic = _text(topic, "topic")
+        listed = self.store.list_speeches()
+        aside = set(samples_aside(listed) or ()) - set(chosen)
         best: dict[str, float] = {}
-        found = self.retriever.retrieve(topic, k=depth)
+        found = self.retriever.retrieve(topic, k=depth, filters=Filters(exclude=sorted(aside)) if aside else None)
         for p in found.passages:
             score = self.retriever.keyword.coverage(topic, f"{p.title}\n{p.text}")
             best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
+        labels = speech_labels(listed)
         return [
-            {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year,
+            {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "label": labels[s.id],
              "score": round(best.get(s.id, 0.0), 4)}
-            for s in self.store.list_speeches()
+            for s in listed if s.id not in aside
         ]
 
     def ingest(self, paths: Iterable[Path]):
@@ -372,6 +377,15 @@ class Assistant:
         """Delete a speech, then (still holding the write lock) ``then``: the upload removes its file."""
         self.store.get_speech(speech_id)  # UnknownSpeechError names the id
         self.writer.delete(speech_id, then)
+
+
+def samples_aside(speeches: Iterable[StoredSpeech]) -> list[str] | None:
+    """The sample speeches to leave out of answers and charts not asked about them explicitly: all of them once the
+    library holds a speech of the user's own, none before (a first run answers from the samples)."""
+    speeches = list(speeches)
+    if all(s.is_sample for s in speeches):
+        return None
+    return [s.id for s in speeches if s.is_sample] or None
 
 
 def _text(value: str, name: str) -> str:

@@ -15,11 +15,11 @@ import json
 import logging
 import sys
 import time
-import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
 from settings import Settings, check_data_dir, quiet_network_clients
+from terminal import display_width, pad
 
 UNREACHABLE_S = 30  # how long an app that holds the library may refuse connections before the CLI gives up
 
@@ -34,16 +34,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="with --list: print JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes in a terminal: wide (CJK) characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1 for c in text)
-
-
-def pad(text: str, width: int, right: bool = False) -> str:
-    fill = " " * max(0, width - display_width(text))
-    return fill + text if right else text + fill
 
 
 def print_speeches(speeches, as_json: bool) -> None:

@@ -90,6 +90,7 @@ class Filters:
     speech_ids: Sequence[str] | None = None
     years: tuple[int | None, int | None] | None = None  # inclusive; None on a side = open
     where: Mapping[str, str | int] | None = None  # speech metadata field -> required value
+    exclude: Sequence[str] | None = None  # speeches left out (the samples, once the library has others)
 
     def __post_init__(self) -> None:
         if self.years is not None:
@@ -98,7 +99,7 @@ class Filters:
                 raise ValueError(f"year range is reversed: {low} > {high}")
 
     def is_empty(self) -> bool:
-        return not (self.speech_ids or self.years or self.where)
+        return not (self.speech_ids or self.years or self.where or self.exclude)
 
     def allowed(self, speeches: Mapping[str, StoredSpeech]) -> set[str]:
         chosen = set(speeches)
@@ -115,6 +116,7 @@ class Filters:
                 and (low is None or speeches[s].year >= low)
                 and (high is None or speeches[s].year <= high)
             }
+        chosen -= set(self.exclude or ())
         for name, value in (self.where or {}).items():
             known = name in _SPEECH_FIELDS or any(name in speeches[s].extra for s in speeches)
             if not known:

@@ -227,6 +227,23 @@ class FakeHTTPServer:
         self.httpd.server_close()
 
 
+def streamed_chat(pieces: list[str]):
+    """A ``FakeHTTPServer`` reply: an OpenAI chat completion of ``pieces``, streamed as server-sent events."""
+    import json
+
+    def reply(handler, server) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        for piece in pieces:
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fake",
+                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            handler.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        handler.wfile.write(b"data: [DONE]\n\n")
+
+    return reply
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium through Playwright, one for the session's browser tests (tests/browser/, tests/security/)."""

@@ -13,6 +13,7 @@ from web_fakes import CITY, COUNTY, FakeAssistant
 
 from answer.llm.errors import LLMUnavailable
 from answer.types import Answer, Citation, Comparison, SpeechSide
+from ingest.store import listing_json
 from settings import Settings
 from web import render
 from web.api import AnswerOut, ComparisonOut, SpeechOut
@@ -44,7 +45,7 @@ def ndjson(response) -> list[dict]:
 def test_speeches_are_listed_as_ingest_list_json(client, assistant):
     response = client.get("/api/speeches")
     assert response.status_code == 200
-    assert response.json() == [s.as_dict() for s in assistant.store.list_speeches()]
+    assert response.json() == listing_json(assistant.store.list_speeches())
 
 
 def test_ask_returns_the_answer_json_of_the_cli(client, assistant):
@@ -162,8 +163,8 @@ def test_the_documented_schemas_match_what_the_answer_types_serialise():
     other = SpeechSide("B", COUNTY, "标题", None, False, [])
     ComparisonOut.model_validate(Comparison("t", side, other, "x[A1]", True, side.passages).as_json())
     assistant = FakeAssistant()
-    for speech in assistant.store.list_speeches():
-        SpeechOut.model_validate(speech.as_dict())
+    for speech in listing_json(assistant.store.list_speeches()):
+        SpeechOut.model_validate(speech)
 
 
 def test_openapi_documents_the_api_and_docs_are_our_own_page(client):
@@ -207,3 +208,11 @@ def test_the_gradio_ui_is_served_at_the_root(client):
     assert page.status_code == 200 and "gradio" in page.text.lower()
     config = client.get("/config").json()
     assert config["title"] == "讲话助手"
+
+
+@pytest.mark.parametrize("path", ["/embed", "/widget.js", "/widget.css", "/docs"])
+def test_head_answers_like_get(client, path):
+    got, head = client.get(path), client.head(path)
+    assert head.status_code == got.status_code == 200
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content)) and head.content == b""

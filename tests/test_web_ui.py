@@ -167,7 +167,7 @@ def test_full_text_is_escaped_and_delete_removes_the_speech(on, assistant):
 
 def test_refresh_keeps_the_selections_that_still_exist(on, assistant):
     assistant.delete(COUNTY)
-    table, speech_filter, low, high, a, b, picked = on.refresh_library([CITY, COUNTY], "2024", "2025", COUNTY, CITY,
+    table, speech_filter, low, high, a, b, picked, samples = on.refresh_library([CITY, COUNTY], "2024", "2025", COUNTY, CITY,
                                                                       COUNTY)
     assert [row[0] for row in table["value"]] == [CITY]
     assert speech_filter["value"] == [CITY] and (a["value"], b["value"], picked["value"]) == (None, CITY, None)

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from answer.events import follow
+from ingest.store import listing_json, speech_labels
 from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
@@ -113,7 +114,8 @@ class SpeechOut(BaseModel):
     passages: int
     characters: int
     ingested_at: str
-    extra: dict[str, str]
+    extra: dict[str, str] = Field(description="Other metadata; sample: \"true\" marks the sample speeches (示例)")
+    label: str = Field(description="How lists name it: title and date, plus the id where those repeat")
 
 
 class SpeechTextOut(BaseModel):
@@ -126,6 +128,7 @@ class TopicStrengthOut(BaseModel):
     title: str
     date: str | None
     year: int | None
+    label: str = Field(description="How lists name it (as in /api/speeches)")
     score: float = Field(description="0..1: how strongly the speech addresses the topic")
 
 
@@ -238,7 +241,7 @@ def api_router(assistant, settings) -> APIRouter:
                 summary="The speeches in the library")
     def speeches():
         try:
-            return [s.as_dict() for s in assistant.store.list_speeches()]
+            return listing_json(assistant.store.list_speeches())
         except Exception as error:
             return _error(error, settings.language)
 
@@ -246,8 +249,9 @@ def api_router(assistant, settings) -> APIRouter:
                 summary="One speech with its whole text (what citation offsets point into)")
     def speech(speech_id: str):
         try:
-            return {"speech": assistant.store.get_speech(speech_id).as_dict(),
-                    "text": assistant.store.speech_text(speech_id)}
+            record = assistant.store.get_speech(speech_id)
+            label = speech_labels(assistant.store.list_speeches()).get(speech_id, record.title)
+            return {"speech": {**record.as_dict(), "label": label}, "text": assistant.store.speech_text(speech_id)}
         except Exception as error:
             return _error(error, settings.language)
 

@@ -179,6 +179,10 @@ def deleted_html(title: str, date: str | None) -> str:
     return _note("deleted", title, date)
 
 
+def samples_removed_html(count: int) -> str:
+    return _note("samples_removed", count)
+
+
 # -- speeches --------------------------------------------------------------------------------------------------
 
 
@@ -237,7 +241,7 @@ def topic_chart_html(topic: str, rows: Sequence[Mapping], chosen: Iterable[str] 
     for r in ordered:
         year = str(r.get("year") or "未知年份")
         by_year[year] = max(by_year.get(year, 0.0), float(r.get("score") or 0.0))
-    speeches = [{"label": f"{r.get('year') or '—'} · {r.get('title') or r['speech_id']}",
+    speeches = [{"label": f"{r.get('year') or '—'} · {r.get('label') or r.get('title') or r['speech_id']}",
                  "score": float(r.get("score") or 0.0), "chosen": r["speech_id"] in chosen} for r in ordered]
     return _render("chart.html", topic=topic, years=list(by_year.items()), speeches=speeches,
                    any_score=any(s["score"] > 0 for s in speeches))

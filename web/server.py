@@ -61,19 +61,19 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     def page(name: str, media_type: str):
         return FileResponse(STATIC / name, media_type=media_type, headers=NO_CACHE)
 
-    @app.get("/embed", include_in_schema=False)
+    @app.api_route("/embed", methods=["GET", "HEAD"], include_in_schema=False)
     def embed_page():
         return HTMLResponse(render.embed_page(), headers=NO_CACHE)
 
-    @app.get("/widget.js", include_in_schema=False)
+    @app.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
     def widget_script():
         return page("widget.js", "text/javascript; charset=utf-8")
 
-    @app.get("/widget.css", include_in_schema=False)
+    @app.api_route("/widget.css", methods=["GET", "HEAD"], include_in_schema=False)
     def widget_style():
         return page("widget.css", "text/css; charset=utf-8")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     def api_docs():
         return page("docs.html", "text/html; charset=utf-8")
 

@@ -21,6 +21,7 @@ import gradio as gr
 
 from answer.events import follow
 from ingest.readers import SUPPORTED_EXTENSIONS
+from ingest.store import speech_labels
 from settings import Settings
 from web import render
 from web.errors import friendly_error
@@ -34,6 +35,13 @@ UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
 EXPORTS = Path(tempfile.gettempdir()) / "speeches-exports"
 LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数"]
 UPLOAD_HEADERS = ["文件", "结果", "说明"]
+# The delete button's confirmation names the speech (its label as the dropdown shows it); cancelled: no event
+CONFIRM_DELETE = """(id) => {
+  if (!id) return null;
+  const input = document.querySelector('#library-pick input');
+  const name = (input && input.value) || id;
+  return confirm('删除讲话“' + name + '”？删除后不能恢复。') ? id : null;
+}"""
 
 
 def _years(year_from, year_to) -> tuple[int | None, int | None] | None:
@@ -88,9 +96,11 @@ class Handlers:
         self.store = assistant.store
 
     def refresh_library(self, filter_value=None, low=None, high=None, a=None, b=None, picked=None) -> tuple:
-        """The library table and every speech and year choice, keeping each selection that still exists."""
+        """The library table and every speech and year choice, keeping each selection that still exists, and the
+        button that removes the samples (shown while there are any)."""
         speeches = self.store.list_speeches()
-        choices = [(f"{s.title}（{s.date}）" if s.date else s.title, s.id) for s in speeches]
+        labels = speech_labels(speeches)
+        choices = [(labels[s.id], s.id) for s in speeches]
         ids = {s.id for s in speeches}
         years = sorted({str(s.year) for s in speeches if s.year})
 
@@ -105,6 +115,7 @@ class Handlers:
             gr.update(choices=choices, value=keep(a, ids)),
             gr.update(choices=choices, value=keep(b, ids)),
             gr.update(choices=choices, value=keep(picked, ids)),
+            gr.update(visible=any(s.is_sample for s in speeches)),
         )
 
     # -- chat ------------------------------------------------------------------------------------------------
@@ -231,7 +242,9 @@ class Handlers:
         if not (topic or "").strip():
             return ""
         try:
-            return render.topic_chart_html(topic.strip(), self.assistant.topic_strength(topic), (speech_a, speech_b))
+            chosen = [s for s in (speech_a, speech_b) if s]
+            return render.topic_chart_html(topic.strip(), self.assistant.topic_strength(topic, chosen=chosen),
+                                           chosen)
         except Exception as error:
             return render.error_html(self._error(error))
 
@@ -255,6 +268,17 @@ class Handlers:
         except Exception as error:
             return render.error_html(self._error(error))
         return render.full_text_html(record, text)
+
+    def remove_samples(self, confirmed=True) -> str:
+        """删除示例讲话: every sample speech, at once (the library then never gets them back by itself);
+        ``confirmed`` is None when the user cancelled the confirmation."""
+        if not confirmed:
+            return gr.skip()
+        try:
+            removed = self.assistant.writer.remove_samples()
+        except Exception as error:
+            return render.error_html(self._error(error))
+        return render.samples_removed_html(len(removed))
 
     def delete(self, speech_id: str | None) -> str:
         if not speech_id:
@@ -349,10 +373,12 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                     picked = gr.Dropdown(label="选择讲话", choices=[], scale=3, elem_id="library-pick")
                     show_button = gr.Button("查看全文", scale=1, min_width=80, elem_id="show-text")
                     delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech")
+                    samples_button = gr.Button("删除示例讲话", scale=1, min_width=120, elem_id="remove-samples",
+                                               visible=False)
                 text_view = gr.HTML("", elem_id="full-text", padding=True, js_on_load=None)
 
-        library_outputs = [library, speech_filter, year_from, year_to, speech_a, speech_b, picked]
-        library_inputs = library_outputs[1:]
+        library_outputs = [library, speech_filter, year_from, year_to, speech_a, speech_b, picked, samples_button]
+        library_inputs = library_outputs[1:7]
 
         ask_io = {"fn": on.ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
                   "outputs": [chatbot, turns, question, export_text, export_file]}
@@ -379,8 +405,12 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         show_button.click(on.full_text, inputs=picked, outputs=text_view)
         picked.input(on.full_text, inputs=picked, outputs=text_view)
         delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id="library-write",
-                            concurrency_limit=1, js="(id) => (id && confirm('删除这篇讲话？')) ? id : null"
+                            concurrency_limit=1, js=CONFIRM_DELETE
                             ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        samples_button.click(on.remove_samples, inputs=samples_button, outputs=text_view,
+                             concurrency_id="library-write", concurrency_limit=1,
+                             js="(label) => confirm('删除全部示例讲话？删除后不会再自动添加。') ? label : null"
+                             ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
         demo.load(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
     demo.queue(default_concurrency_limit=4)
     return demo

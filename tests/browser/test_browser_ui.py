@@ -105,6 +105,7 @@ def test_upload_a_gbk_file_and_see_it_listed(app, page, screenshots):
 
     page.click("#delete-speech")  # confirmed by the page fixture's dialog handler
     wait_for_text(page, "#full-text", "已删除")
+    assert page.watch.confirms[-1].startswith("删除讲话“在市人民代表大会第二次会议闭幕会上的讲话")  # names it
     page.wait_for_function("() => !document.querySelector('#library-table').innerText.includes('第二次会议闭幕会')")
     assert "gbk_encoded_speech" not in [s["id"] for s in httpx.get(f"{app.url}/api/speeches").json()]
 

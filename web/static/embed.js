@@ -55,7 +55,7 @@
     .then(function (speeches) {
       var wanted = params.get('speech') || '';
       speeches.forEach(function (s) {
-        var option = el('option', null, s.title + (s.date ? '（' + s.date + '）' : ''));
+        var option = el('option', null, s.label);  // the one label of the app (ingest/store.py speech_labels)
         option.value = s.id;
         filter.appendChild(option);
       });
