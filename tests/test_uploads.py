@@ -3,6 +3,7 @@ only once its speech is stored (issue 12, item 4), and a file whose text is alre
 
 from __future__ import annotations
 
+import gradio as gr
 import pytest
 from conftest import HOSTILE, SAMPLES, SEED, FakeEmbeddings, ingest
 
@@ -84,3 +85,13 @@ def test_at_start_a_killed_uploads_leftovers_are_finished_or_dropped(on, setting
     assert set(uploaded(settings)) == {"保留.txt", "存好了.txt"}
     assert [p.name for p in (folder / ".incoming").iterdir()] == [alive.name]
     assert (folder / "存好了.txt").read_bytes() == text
+
+
+def test_an_open_page_s_lists_follow_the_library(on, settings, tmp_path):
+    """The page's timer asks every few seconds; only a changed library sends new lists (issue 12, item 1)."""
+    seen, table, *_ = on.refresh_if_changed("")
+    assert seen == on.store.generation() and len(table["value"]) == 3
+    assert all(isinstance(output, type(gr.skip())) for output in on.refresh_if_changed(seen))
+    ingest(on.store, settings, SEED)  # another process (python -m ingest) or another tab
+    now, table, speech_filter, *_ = on.refresh_if_changed(seen)
+    assert now != seen and len(table["value"]) == 5 and len(speech_filter["choices"]) == 5

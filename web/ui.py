@@ -35,6 +35,7 @@ UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
 EXPORTS = Path(tempfile.gettempdir()) / "speeches-exports"
 LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数"]
 UPLOAD_HEADERS = ["文件", "结果", "说明"]
+LIBRARY_POLL_S = 10
 # The delete button's confirmation names the speech (its label as the dropdown shows it); cancelled: no event
 CONFIRM_DELETE = """(id) => {
   if (!id) return null;
@@ -117,6 +118,18 @@ class Handlers:
             gr.update(choices=choices, value=keep(picked, ids)),
             gr.update(visible=any(s.is_sample for s in speeches)),
         )
+
+    def refresh_if_changed(self, seen: str, *selections) -> tuple:
+        """Every few seconds (a timer on the page): the library's generation as this page last saw it, then the
+        lists as ``refresh_library`` gives them, only when another tab, an upload or ``python -m ingest`` changed
+        the library meanwhile (else nothing is sent). Outputs: the generation, then ``refresh_library``'s."""
+        try:
+            now = self.store.generation()
+        except Exception:  # the library is down: the lists stay as they are, a question says why
+            now = seen
+        if now == seen:
+            return (gr.skip(),) * 9
+        return (now, *self.refresh_library(*selections))
 
     # -- chat ------------------------------------------------------------------------------------------------
 
@@ -411,6 +424,10 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                              concurrency_id="library-write", concurrency_limit=1,
                              js="(label) => confirm('删除全部示例讲话？删除后不会再自动添加。') ? label : null"
                              ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
-        demo.load(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        # the lists follow the library: another tab's upload or python -m ingest shows within LIBRARY_POLL_S
+        seen = gr.State("")
+        gr.Timer(LIBRARY_POLL_S).tick(on.refresh_if_changed, inputs=[seen, *library_inputs],
+                                      outputs=[seen, *library_outputs], show_progress="hidden")
+        demo.load(on.refresh_if_changed, inputs=[seen, *library_inputs], outputs=[seen, *library_outputs])
     demo.queue(default_concurrency_limit=4)
     return demo
