@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import SAMPLES, ChromaServer, FakeEmbeddings, ingest
 from fastapi.testclient import TestClient
-from reliability_helpers import start_app, stop
+from reliability_helpers import NEW_SPEECH, start_app, stop
 
 from answer.service import Assistant
 from ingest.store import open_store
@@ -60,15 +60,6 @@ def test_chroma_server_restart_gives_a_clear_error_then_recovers_without_restart
     assert after.status_code == 200, after.text
     assert after.json()["answer"] == before.json()["answer"]
     assert client.get("/api/speeches").json() == listed  # nothing lost
-
-
-NEW_SPEECH = """在琥珀湾新区建设推进会上的讲话
-（2026年3月2日）
-同志们：
-今天召开琥珀湾新区建设推进会，主要任务是部署琥珀湾跨海隧道工程。
-琥珀湾跨海隧道工程是新区的头号工程，今年6月底前要全面开工，年底前完成投资二十亿元。
-各有关部门要压实责任，倒排工期，确保琥珀湾跨海隧道工程按期推进。
-"""
 
 
 def test_two_app_processes_share_one_library_and_keyword_index(tmp_path, chroma):

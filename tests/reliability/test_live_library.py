@@ -19,20 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import ROOT, SAMPLES
-from reliability_helpers import start_app, stop
+from reliability_helpers import NEW_SPEECH, start_app, stop
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "live-library-token-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NEW_ID = "2026-amber-bay"
-NEW_SPEECH = """在琥珀湾新区建设推进会上的讲话
-（2026年3月2日）
-同志们：
-今天召开琥珀湾新区建设推进会，主要任务是部署琥珀湾跨海隧道工程。
-琥珀湾跨海隧道工程是新区的头号工程，今年6月底前要全面开工，年底前完成投资二十亿元。
-各有关部门要压实责任，倒排工期，确保琥珀湾跨海隧道工程按期推进。
-"""
 BY_MEANING = "海底通道何时动工"  # not one character bigram in common with the speech: only dense search finds it
 SAMPLE_ID = "2025-city-work-meeting"
 
