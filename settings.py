@@ -81,13 +81,59 @@ class Settings(BaseSettings):
         description="Origins allowed to embed /embed in an iframe (CSP frame-ancestors), space-separated, "
         "e.g. \"'self' https://intranet.example\".",
     )
-    access_token: str | None = Field(None, description="A shared token required by the app and the API; empty = none.")
+    access_token: str | None = Field(
+        None, description="The readers' token (ask, compare, view, export, feedback), required by the app and the API "
+        "when set; empty = none."
+    )
+    admin_token: str | None = Field(
+        None, description="The librarians' token: also upload and delete speeches in the web app; empty = none."
+    )
     trusted_user_header: str | None = Field(
         None, description="A header set by the reverse proxy after single sign-on (e.g. X-Remote-User); empty = none."
     )
+    admin_users: str | None = Field(
+        None, description="With the single sign-on header: the users who are librarians, comma-separated."
+    )
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload, in MB.")
 
-    @field_validator("chroma_url", "access_token", "trusted_user_header", "model_dir", mode="before")
+    # -- slow clients (issue 11) --------------------------------------------------------------------------------
+    header_timeout: float = Field(10.0, gt=0, le=300, description="Seconds a client has to send a request's headers.")
+    body_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds a client has to send a request's whole body (an upload)."
+    )
+    max_connections: int = Field(
+        500, ge=10, description="Open connections beyond which a new request gets 503 at once (uvicorn's "
+        "limit_concurrency)."
+    )
+
+    # -- limits on what one request or one file may cost (issue 11; docs/limits.md) ------------------------------
+    max_body_kb: int = Field(
+        1024, ge=64, le=65536, description="Largest request body on every route but Gradio's file upload, in KB "
+        "(413 above it). An upload request may carry at most 10 x SPEECHES_MAX_UPLOAD_MB."
+    )
+    max_question_chars: int = Field(2000, ge=100, le=20000, description="Longest question or topic, in characters.")
+    max_history_turns: int = Field(
+        20, ge=8, le=200, description="Most earlier messages an /api/ask may send as history (the chat and the widget "
+        "send their most recent ones that fit)."
+    )
+    max_history_chars: int = Field(
+        24000, ge=8000, le=1_000_000, description="Most characters in all those history messages together."
+    )
+    max_query_chars: int = Field(
+        100, ge=50, le=4000, description="Longest text retrieval embeds and searches, after follow-up handling "
+        "(embedding costs ~1 ms of CPU per character; questions run 15-80): the current question's words first."
+    )
+    max_speech_chars: int = Field(
+        1_000_000, ge=10_000, description="Most characters one speech file may yield; a file over it is refused."
+    )
+    max_pdf_pages: int = Field(1000, ge=1, description="Most pages in a PDF; a longer one is refused.")
+    extract_timeout: float = Field(
+        60.0, gt=0, description="Seconds reading one PDF or DOCX may take at most (a small file gets less: "
+        "docs/limits.md); a file that takes longer is refused."
+    )
+
+    @field_validator("chroma_url", "access_token", "admin_token", "trusted_user_header", "admin_users", "model_dir",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

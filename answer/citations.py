@@ -116,6 +116,8 @@ def add_missing_markers(answer: str, context: Mapping[str, Citation]) -> str:
 
 
 def unsupported_sentences(answer: str, context: Mapping[str, Citation]) -> list[str]:
+    """The check the answers used before answer/verify.py (overlap and digits only); bench/support_check.py still
+    measures it, as the baseline of the stricter one."""
     flagged = []
     for sentence in sentences(answer):
         claim = _strip_markers(sentence)

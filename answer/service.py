@@ -1,16 +1,18 @@
 """The answering chain: the functions the CLI, the web app and the HTTP API call.
 
 ``Assistant.ask_stream`` runs, for one question:
-1. follow-up handling (answer/followup.py): a referenced speech ("第二篇讲话") becomes a filter, and the question is
-   rewritten into a standalone one (by the LLM when one runs);
-2. retrieval (retriever/);
+1. follow-up handling (answer/followup.py), for questions with a reference cue only: a referenced speech
+   ("第二篇讲话") becomes a filter, and the question is restated with the conversation's topic (a reference-only
+   follow-up) or rewritten into a standalone one (by the LLM when one runs);
+2. retrieval (retriever/): a question that names its speech ("2021年政府工作报告", "市十六届人大二次会议") searches
+   that speech (retriever/named.py), and the question the answer prompt gets names it by its title;
 3. the relevance gate: when retrieval says the speeches do not address the question, the answer says so and lists
    the nearest passages, and no LLM runs;
 4. the numbered passages go into the answer prompt (prompts/) and the LLM's tokens stream out, or, with
    ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
 5. the [n] markers the model wrote become citations (unknown ones dropped), and every sentence it wrote is checked
-   against what it cites; the answer is laid out once as segments (answer/segments.py), where quoted speech text
-   is never read as a marker.
+   against what it cites (answer/verify.py: overlap, numbers, places, titles, quotes, sessions, both sides); the
+   answer is laid out once as segments (answer/segments.py), where quoted speech text is never read as a marker.
 
 Streams yield typed events (answer/events.py): ``Delta`` pieces of the answer text and, last, ``Done`` with the
 finished ``Answer`` (or ``Comparison``). With the in-process local model, LLM work is queued (``LLMQueue``: llama.cpp
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -32,14 +35,17 @@ from answer import context as ctx
 from answer import followup
 from answer.errors import BadInput
 from answer.llm.errors import LLMUnavailable
-from answer.citations import add_missing_markers, resolve_markers, unsupported_sentences
+from answer import verify
+from answer.citations import add_missing_markers, resolve_markers
 from answer.events import Delta, Done, Event, Pulse, Queued, Reply, close, collect
 from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
 from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError, open_store, speech_labels
 from ingest.writer import LibraryWriter
-from retriever.search import Filters, Retrieval, Retriever
+from retriever import named
+from retriever.named import NamedRetrieval
+from retriever.search import Filters, Retriever
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -172,8 +178,8 @@ class Assistant:
     def ask_stream(self, question: str, history: Sequence[Mapping] | None = None,
                    speech_ids: Sequence[str] | None = None,
                    years: tuple[int | None, int | None] | None = None) -> Iterator[Event]:
-        question = _text(question, "question")
-        turns = followup.parse_history(history)
+        question = _text(question, "question", self.settings.max_question_chars)
+        turns = followup.parse_history(history, self.settings.max_history_turns, self.settings.max_history_chars)
         speeches = {s.id: s for s in self.store.list_speeches()}
         filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years),
                           exclude=None if speech_ids else samples_aside(speeches.values()))
@@ -188,6 +194,8 @@ class Assistant:
         standalone, filters = yield from self._standalone(question, turns, filters,
                                                           {s: r.title for s, r in speeches.items()})
         retrieval = self._retrieve(standalone, self.settings.answer_passages, filters)
+        titles = [speeches[sid].title for sid in retrieval.named if sid in speeches]  # the speeches it names
+        asked, standalone = standalone, ctx.naming(standalone, titles)
         numbered = ctx.number(retrieval.passages)
         answer = Answer(question, standalone, "", False, context=numbered, backend=self.backend,
                         relevance=retrieval.relevance)
@@ -202,7 +210,9 @@ class Assistant:
 
         answer.found = True
         if self.llm is None:
-            draft = ctx.extractive_answer(numbered[:3], standalone, phrase(self.language, "extractive_intro"))
+            intro = phrase(self.language, "extractive_intro_named", titles=ctx.titles(titles)) if titles else \
+                phrase(self.language, "extractive_intro")
+            draft = ctx.extractive_answer(numbered[:3], asked, intro)
             yield Delta(draft.text)
         else:
             said = Reply()
@@ -227,6 +237,9 @@ class Assistant:
         referenced = followup.referenced_speech(question, candidates, last_cited)
         if referenced:
             filters = Filters(speech_ids=[referenced], years=filters.years, where=filters.where)
+        kept_topic = followup.restated(question, turns, titles.get(referenced) if referenced else None)
+        if kept_topic:  # "那第二篇讲话呢？": the conversation's topic, for that speech; no rewrite needed
+            return kept_topic, filters
         standalone = None
         if self.llm is not None:
             listed = "\n".join(phrase(self.language, "nth_speech", n=i, title=titles.get(sid, sid))
@@ -244,20 +257,22 @@ class Assistant:
             standalone = followup.clean_rewrite(said.text, question)
         if standalone and referenced:
             standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
-        return standalone or followup.joined_question(question, turns), filters
+        return standalone or followup.joined_question(question, turns, self.settings.max_query_chars), filters
 
-    def _retrieve(self, question: str, k: int, filters: Filters) -> Retrieval:
-        return self.retriever.retrieve(question, k=k, filters=filters)
+    def _retrieve(self, question: str, k: int, filters: Filters) -> NamedRetrieval:
+        return named.retrieve(self.retriever, question, k=k, filters=filters)
 
     def _finish(self, result: Answer | Comparison, draft: Draft, numbered: Mapping[str, Citation]) -> None:
         """The result's text, segments and citations from ``draft``. What the model wrote: missing markers added,
         unknown ones dropped, each sentence checked against what it cites. What the code wrote (quotes, headings)
         carries its references already and is taken as it is."""
         texts, blocks, dropped, flagged = [], [], [], []
+        notes = verify.speech_notes(self.store.list_speeches())  # a sentence may state its speech's session, year…
         for text, written in draft.parts():
             if written is None:
                 text, _, lost = resolve_markers(add_missing_markers(text, numbered), numbered)
-                checked = [s for s in unsupported_sentences(text, numbered) if not _is_refusal(s, self.language)]
+                checked = [f.sentence for f in verify.unsupported(text, numbered, notes)
+                           if not _is_refusal(f.sentence, self.language)]
                 written = parse(text, numbered.keys(), checked, first_flag=len(flagged))
                 dropped += lost
                 flagged += checked
@@ -281,7 +296,7 @@ class Assistant:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
     def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[Event]:
-        topic = _text(topic, "topic")
+        topic = _text(topic, "topic", self.settings.max_question_chars)
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
             raise BadInput("same_speech", speech=speech_a)
@@ -351,13 +366,13 @@ class Assistant:
         ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
         speech, so the chart costs the same as a question. The samples are left out once the library holds other
         speeches, unless ``chosen`` (the compared speeches) names them."""
-        topic = _text(topic, "topic")
+        topic = _text(topic, "topic", self.settings.max_question_chars)
         listed = self.store.list_speeches()
         aside = set(samples_aside(listed) or ()) - set(chosen)
         best: dict[str, float] = {}
         found = self.retriever.retrieve(topic, k=depth, filters=Filters(exclude=sorted(aside)) if aside else None)
         for p in found.passages:
-            score = self.retriever.keyword.coverage(topic, f"{p.title}\n{p.text}")
+            score = self.retriever.keyword.coverage(found.question, f"{p.title}\n{p.text}")
             best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
         labels = speech_labels(listed)
         return [
@@ -388,12 +403,27 @@ def samples_aside(speeches: Iterable[StoredSpeech]) -> list[str] | None:
     return [s.id for s in speeches if s.is_sample] or None
 
 
-def _text(value: str, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
+# Characters that show nothing although Unicode calls them letters or symbols (fillers, the braille blank).
+_BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+YEARS = (1900, 2100)
+
+
+def _text(value: str, name: str, limit: int) -> str:
+    """The question or topic, stripped; BadInput when it is not text, shows nothing (blank, zero-width and
+    other invisible characters only), holds unpaired surrogates, or is over ``limit`` characters
+    (SPEECHES_MAX_QUESTION_CHARS)."""
+    if not isinstance(value, str):
+        raise BadInput("not_text", what=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput("surrogates", what=name) from None
+    value = value.strip()
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANK_LOOKALIKES for c in value):
         raise BadInput("empty", what=name)
-    if len(value) > 2000:
-        raise BadInput("too_long", what=name, length=len(value), limit=2000)
-    return value.strip()
+    if len(value) > limit:
+        raise BadInput("too_long", what=name, length=len(value), limit=limit)
+    return value
 
 
 def _years(years) -> tuple[int | None, int | None] | None:
@@ -403,6 +433,9 @@ def _years(years) -> tuple[int | None, int | None] | None:
     low, high = (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
     if low is not None and high is not None and low > high:
         raise BadInput("years_reversed", low=low, high=high)
+    for year in (low, high):
+        if year is not None and not YEARS[0] <= year <= YEARS[1]:
+            raise BadInput("year_range", low=YEARS[0], high=YEARS[1], year=year)
     return low, high
 
 

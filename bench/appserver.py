@@ -20,14 +20,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(data_dir: Path, llm: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """(the app process, its URL). The rest of the environment (SPEECHES_MODEL_DIR, say) passes through."""
+def start_app(data_dir: Path, llm: str, log_path: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """(the app process, its URL): ``root``/app.py, this checkout's by default. The rest of the environment
+    (SPEECHES_MODEL_DIR, say) passes through."""
     port = free_port()
     env = dict(os.environ)
     env.update(SPEECHES_DATA_DIR=str(data_dir), SPEECHES_LLM=llm, SPEECHES_PORT=str(port),
                SPEECHES_HOST="127.0.0.1", PYTHONUNBUFFERED="1")
     log = open(log_path, "w")  # noqa: SIM115 (lives as long as the process)
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=data_dir.parent, env=env, stdout=log,
+    process = subprocess.Popen([sys.executable, str(root / "app.py")], cwd=data_dir.parent, env=env, stdout=log,
                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600

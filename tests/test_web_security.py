@@ -49,16 +49,18 @@ def test_a_frame_ancestors_value_that_is_not_a_source_list_is_refused(value):
 # -- the shared token -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/embed", "/docs", "/openapi.json", "/api/speeches", "/config",
-                                  "/gradio_api/info", "/app-static/embed.js"])
-def test_with_a_token_set_nothing_but_the_widget_files_is_served_without_it(tmp_path, path):
+@pytest.mark.parametrize("path", ["/", "/docs", "/openapi.json", "/api/speeches", "/config", "/gradio_api/info",
+                                  "/app-static/ui.js", "/app-static/docs.js"])
+def test_with_a_token_set_nothing_but_the_static_widget_and_embed_shell_is_served_without_it(tmp_path, path):
     client = make_client(tmp_path, access_token=TOKEN)
     response = client.get(path)
     assert response.status_code == 401
     assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
     assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}-wrong"}).status_code == 401
     assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-    assert client.get("/widget.js").status_code == 200 and client.get("/widget.css").status_code == 200
+    for public in ("/widget.js", "/widget.css", "/embed", "/app-static/embed.js", "/app-static/embed.css"):
+        assert client.get(public).status_code == 200, public
+    assert "在全市经济工作会议上的讲话" not in client.get("/embed").text  # a shell: its data comes from the API
 
 
 def test_the_api_refusal_is_json(tmp_path):
@@ -69,7 +71,7 @@ def test_the_api_refusal_is_json(tmp_path):
 def test_a_token_in_the_url_sets_a_cookie_that_carries_the_next_requests(tmp_path):
     client = make_client(tmp_path, access_token=TOKEN)
     first = client.get(f"/?token={TOKEN}")
-    assert first.status_code == 200
+    assert first.status_code == 303 and first.headers["location"] == "/"  # the token leaves the address bar
     cookie = first.headers["set-cookie"]
     assert cookie.startswith("speeches_token=") and "HttpOnly" in cookie and "Path=/" in cookie
     assert client.get("/config").status_code == 200  # the cookie, not the URL
@@ -80,8 +82,9 @@ def test_a_token_in_the_url_sets_a_cookie_that_carries_the_next_requests(tmp_pat
 def test_the_cookie_is_scoped_to_the_root_path(tmp_path):
     client = make_client(tmp_path, access_token=TOKEN, root_path="/speeches")
     client.app_root_path = "/speeches"
-    response = TestClient(client.app, root_path="/speeches").get(f"/speeches/embed?token={TOKEN}")
-    assert response.status_code == 200
+    response = TestClient(client.app, root_path="/speeches", follow_redirects=False).get(
+        f"/speeches/embed?token={TOKEN}")
+    assert response.status_code == 303 and response.headers["location"] == "/speeches/embed"
     assert "Path=/speeches;" in response.headers["set-cookie"]
 
 

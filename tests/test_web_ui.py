@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -13,6 +14,7 @@ from web_fakes import CITY, COUNTY, TEXTS, FakeAssistant
 from answer.llm.errors import LLMUnavailable
 from settings import Settings
 from web import render
+from web.security import LIBRARIAN, READER, ROLE_KEY
 from web.ui import Handlers
 
 SKIP = gr.skip()
@@ -31,6 +33,14 @@ def ui_settings(tmp_path) -> Settings:
 @pytest.fixture
 def on(assistant, ui_settings) -> Handlers:
     return Handlers(assistant, ui_settings)
+
+
+def request_as(role: str | None) -> SimpleNamespace:
+    """A request as the access-control middleware leaves it: its role in the state."""
+    return SimpleNamespace(state=SimpleNamespace(**{ROLE_KEY: role}))
+
+
+LIBRARIAN_REQUEST = request_as(LIBRARIAN)
 
 
 def ask(on, question, turns=(), messages=(), speech_ids=None, year_from=None, year_to=None) -> list[tuple]:
@@ -141,16 +151,17 @@ def test_the_topic_chart_marks_the_compared_speeches(on):
 # -- library ------------------------------------------------------------------------------------------------------
 
 
-def test_upload_reports_each_file_and_the_library_refreshes(on, tmp_path):
+def test_upload_reports_each_file_and_the_library_refreshes(on, tmp_path, monkeypatch):
+    monkeypatch.setattr("web.ui.upload_folder", lambda: tmp_path)  # as if Gradio had received them
     new, empty = tmp_path / "2026-new.txt", tmp_path / "empty.txt"
     new.write_text("新的讲话\n同志们：今天开会。", encoding="utf-8")
     empty.write_text("", encoding="utf-8")
-    rows, cleared = on.upload([str(new), str(empty)])
+    rows, cleared = on.upload([str(new), str(empty)], LIBRARIAN_REQUEST)
     assert cleared is None
     assert [row[:2] for row in rows] == [["2026-new.txt", "成功"], ["empty.txt", "失败"]]
     assert rows[0][2] == "已添加：2026-new" and rows[1][2] == "文件是空的，没有文字。"
     new.write_text("新的讲话\n同志们：今天再开会。", encoding="utf-8")
-    assert on.upload([str(new)])[0] == [["2026-new.txt", "成功", "已更新：2026-new"]]
+    assert on.upload([str(new)], LIBRARIAN_REQUEST)[0] == [["2026-new.txt", "成功", "已更新：2026-new"]]
     table, speeches, *_ = on.refresh_library()
     assert "2026-new" in [row[0] for row in table["value"]]
     assert ("新的讲话", "2026-new") in speeches["choices"]
@@ -160,9 +171,24 @@ def test_full_text_is_escaped_and_delete_removes_the_speech(on, assistant):
     html = on.full_text(CITY)
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html and "编号 " + CITY in html
     assert on.full_text(None) == "" and "资料库中没有这篇讲话" in on.full_text("nope")
-    assert on.delete(CITY) == render.deleted_html("在全市经济工作会议上的讲话", "2025-02-10")
+    assert on.delete(CITY, LIBRARIAN_REQUEST) == render.deleted_html("在全市经济工作会议上的讲话", "2025-02-10")
     assert CITY not in assistant.store.records
-    assert "资料库中没有这篇讲话" in on.delete(CITY)
+    assert "资料库中没有这篇讲话" in on.delete(CITY, LIBRARIAN_REQUEST)
+
+
+@pytest.mark.parametrize("role", [READER, None])
+def test_library_writes_refuse_anyone_but_a_librarian(on, assistant, tmp_path, monkeypatch, role):
+    monkeypatch.setattr("web.ui.upload_folder", lambda: tmp_path)
+    new = tmp_path / "2026-new.txt"
+    new.write_text("新的讲话\n同志们：今天开会。", encoding="utf-8")
+    with pytest.raises(gr.Error):
+        on.upload([str(new)], request_as(role))
+    with pytest.raises(gr.Error):
+        on.delete(CITY, request_as(role))
+    assert CITY in assistant.store.records and "2026-new" not in assistant.store.records
+    shown = on.library_controls(request_as(role))
+    assert [u["visible"] for u in shown] == [False, False, False, True]
+    assert [u["visible"] for u in on.library_controls(LIBRARIAN_REQUEST)] == [True, True, True, False]
 
 
 def test_refresh_keeps_the_selections_that_still_exist(on, assistant):

@@ -1,12 +1,15 @@
 """The JSON API: the same functions and the same JSON as the CLI (``python app.py ask|compare --json``,
 ``python -m ingest --list --json``), plus streamed variants for the embed page.
 
-Errors are ``{"error": "one line for the user"}`` with 400 (bad input), 404 (unknown speech), 503 (the LLM or the
-library cannot be used) or 500. Streams are NDJSON (one JSON object a line, each the ``as_json()`` of an event of
-answer/events.py): ``{"queue": {"position": n, "waiting": m, "text": "..."}}`` while the question waits its turn for
-the local model (position 1 = next; sent again when it changes), ``{"delta": "..."}`` pieces of answer text, then one
+Errors are ``{"error": "one line for the user"}`` with 400 (bad input: malformed or too deeply nested JSON, invalid
+UTF-8, unpaired surrogates, wrong types, unknown fields, a blank question, years outside 1900-2100, a history over
+its limits), 404 (unknown speech or route), 405, 413 (body over SPEECHES_MAX_BODY_KB: web/limits.py), 503 (the LLM
+or the library cannot be used) or 500; the OpenAPI schema lists only these (FastAPI's unsent 422 is removed).
+Streams are NDJSON (one JSON object a line, each the ``as_json()`` of an event of answer/events.py):
+``{"queue": {"position": n, "waiting": m, "text": "..."}}`` while the question waits its turn for the local model
+(position 1 = next; sent again when it changes), ``{"delta": "..."}`` pieces of answer text, then one
 ``{"answer": {...}, "markdown": "..."}`` (or ``{"comparison": ...}``), or ``{"error": ..., "status": ...}`` when it
-failed.
+failed after it began; what fails before the first line is a plain error response, as above.
 """
 
 from __future__ import annotations
@@ -14,18 +17,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.routing import APIRoute
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
-from answer.events import follow
+from answer.events import close, follow
 from ingest.store import listing_json, speech_labels
 from web import render
-from web.errors import friendly_error
+from web.errors import friendly_error, http_refusal
 from web.feedback import record_feedback
-from web.security import request_user
+from web.security import request_user, route_path
 from web.streams import closing_stream
 
 log = logging.getLogger(__name__)
@@ -66,7 +72,8 @@ class BlockOut(BaseModel):
 class AnswerOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str
-    standalone_question: str = Field(description="The question after rewriting a follow-up with the conversation")
+    standalone_question: str = Field(description="The question after rewriting a follow-up with the conversation, "
+                                     "naming the speeches it names by title")
     answer: str = Field(description="Answer text with [n] citation markers")
     segments: list[BlockOut] = Field(description="The answer laid out: draw these, never parse `answer` (text "
                                      "quoted from a speech may hold brackets that are no markers)")
@@ -136,32 +143,97 @@ class ErrorOut(BaseModel):
     error: str
 
 
+# -- requests: every string is checked for unpaired surrogates (JSON "\\ud800" decodes to one, and it cannot be
+# encoded back), lists and texts the service does not bound by a setting are bounded here -------------------------
+
+
+def _encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds invalid characters (unpaired UTF-16 surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+SpeechId = Annotated[Text, Field(min_length=1, max_length=200)]
+Year = Annotated[int, Field(strict=True, ge=1900, le=2100)]
+
+
+def _short(chars: int, **extra):
+    return Annotated[Text, Field(max_length=chars, **extra)]
+
+
+class CitedSpeech(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # a whole citation may be sent back; only its speech_id is used
+    speech_id: SpeechId | None = None
+
+
 class HistoryItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
-    content: str
-    citations: list[dict] = Field(default_factory=list, description="Optional: the cited passages of an answer "
-                                  "(their speech_id lets 'this speech' in a follow-up resolve)")
+    content: Text
+    citations: list[CitedSpeech] = Field(default_factory=list, max_length=100,
+                                         description="Optional: the cited passages of an answer (their speech_id lets "
+                                                     "'this speech' in a follow-up resolve)")
 
 
 class AskRequest(BaseModel):
-    question: str = Field(examples=["今年的经济增速目标是什么？"])
-    history: list[HistoryItem] = Field(default_factory=list, description="Earlier turns, oldest first")
-    speech_ids: list[str] | None = Field(None, description="Search only these speeches")
-    years: tuple[int | None, int | None] | None = Field(None, description="[from, to], inclusive; null = open")
+    model_config = ConfigDict(extra="forbid")
+    question: Text = Field(examples=["今年的经济增速目标是什么？"],
+                           description="At most SPEECHES_MAX_QUESTION_CHARS (2000) characters, some of them visible")
+    history: list[HistoryItem] = Field(default_factory=list,
+                                       description="Earlier turns, oldest first: at most SPEECHES_MAX_HISTORY_TURNS "
+                                                   "(20) messages of SPEECHES_MAX_HISTORY_CHARS (24000) characters "
+                                                   "in all; send the most recent ones")
+    speech_ids: list[SpeechId] | None = Field(None, max_length=1000, description="Search only these speeches")
+    years: tuple[Year | None, Year | None] | None = Field(
+        None, description="[from, to], inclusive, 1900-2100; null = open")
 
 
 class CompareRequest(BaseModel):
-    speech_a: str
-    speech_b: str
-    topic: str = Field(examples=["营商环境"])
+    model_config = ConfigDict(extra="forbid")
+    speech_a: SpeechId
+    speech_b: SpeechId
+    topic: Text = Field(examples=["营商环境"], description="At most SPEECHES_MAX_QUESTION_CHARS characters")
+
+
+class FeedbackCitation(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    label: _short(10) | int | None = None
+    speech_id: _short(200) | None = None
+    title: _short(500) | None = None
+    date: _short(40) | None = None
+    start: int | None = Field(None, ge=0)
+    end: int | None = Field(None, ge=0)
+    text: _short(10_000) | None = None
+
+
+class FeedbackAnswer(BaseModel):
+    """What is kept of an answer with a vote; the rest of /api/ask's answer may be sent and is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    question: _short(20_000) = ""
+    answer: _short(20_000) = ""
+    citations: list[FeedbackCitation] = Field(default_factory=list, max_length=50)
+    unsupported_sentences: list[_short(5_000)] = Field(default_factory=list, max_length=50)
+    backend: _short(40) = ""
 
 
 class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     vote: Literal["up", "down"]
-    answer: dict = Field(description="The answer as returned by /api/ask (question, answer and citations are kept)")
+    answer: FeedbackAnswer = Field(description="The answer as returned by /api/ask (question, answer and citations "
+                                               "are kept)")
 
 
-_ERRORS = {code: {"model": ErrorOut} for code in (400, 404, 503)}
+_ERROR_WHEN = {400: "Bad input (the message says what)", 404: "Unknown speech", 413: "The body is over "
+               "SPEECHES_MAX_BODY_KB", 503: "The LLM or the library cannot be used now"}
+
+
+def _responses(ok: dict, *codes: int) -> dict:
+    """The responses a route really sends: ``ok`` for 200 and ``{"error"}`` for each of ``codes``."""
+    return {200: ok, **{code: {"model": ErrorOut, "description": _ERROR_WHEN[code]} for code in codes}}
 
 
 def _error(error: BaseException, language: str) -> JSONResponse:
@@ -174,6 +246,27 @@ def _ndjson(items: Iterator[dict | None]) -> StreamingResponse:
     lines = closing_stream(items, lambda item: json.dumps(item, ensure_ascii=False) + "\n")
     return StreamingResponse(lines, media_type="application/x-ndjson",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _streamed(start: Callable[[], Iterator], to_markdown: Callable[[dict], str], language: str):
+    """The NDJSON response; what fails before the first event (bad input, an unknown speech, the library down) is
+    answered at once as a plain ``{"error"}`` with its status, like the unstreamed route."""
+    try:
+        events = start()
+        first = next(events, None)
+    except Exception as error:
+        return _error(error, language)
+    return _ndjson(_stream(lambda: _prepended(first, events), to_markdown, language))
+
+
+def _prepended(first, events: Iterator) -> Iterator:
+    """``first``, then the rest of ``events``; closing it closes ``events`` (the answer behind them)."""
+    try:
+        if first is not None:
+            yield first
+        yield from events
+    finally:
+        close(events)
 
 
 def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str],
@@ -202,7 +295,7 @@ def api_router(assistant, settings) -> APIRouter:
         return {"question": body.question, "history": [h.model_dump(exclude_unset=True) for h in body.history],
                 "speech_ids": body.speech_ids or None, "years": body.years}
 
-    @router.post("/ask", response_model=None, responses={200: {"model": AnswerOut}, **_ERRORS},
+    @router.post("/ask", response_model=None, responses=_responses({"model": AnswerOut}, 400, 404, 413, 503),
                  summary="Answer a question from the speeches, with citations")
     def ask(body: AskRequest):
         try:
@@ -211,15 +304,16 @@ def api_router(assistant, settings) -> APIRouter:
             return _error(error, settings.language)
 
     @router.post("/ask/stream", response_model=None,
-                 responses={200: {"content": {"application/x-ndjson": {}},
-                                  "description": "NDJSON: {queue} lines while waiting for the LLM, {delta} lines, "
-                                                 "then {answer, markdown} or {error, status}"}},
+                 responses=_responses({"content": {"application/x-ndjson": {}},
+                                       "description": "NDJSON: {queue} lines while waiting for the LLM, {delta} "
+                                                      "lines, then {answer, markdown} or {error, status}"},
+                                      400, 404, 413, 503),
                  summary="The same answer, streamed")
     def ask_stream(body: AskRequest):
-        return _ndjson(_stream(lambda: assistant.ask_stream(**ask_args(body)), render.answer_markdown,
-                               settings.language))
+        return _streamed(lambda: assistant.ask_stream(**ask_args(body)), render.answer_markdown, settings.language)
 
-    @router.post("/compare", response_model=None, responses={200: {"model": ComparisonOut}, **_ERRORS},
+    @router.post("/compare", response_model=None,
+                 responses=_responses({"model": ComparisonOut}, 400, 404, 413, 503),
                  summary="Compare what two speeches say about a topic")
     def compare(body: CompareRequest):
         try:
@@ -228,16 +322,16 @@ def api_router(assistant, settings) -> APIRouter:
             return _error(error, settings.language)
 
     @router.post("/compare/stream", response_model=None,
-                 responses={200: {"content": {"application/x-ndjson": {}},
-                                  "description": "NDJSON: {queue}, {delta} lines, then {comparison, markdown} "
-                                                 "or {error}"}},
+                 responses=_responses({"content": {"application/x-ndjson": {}},
+                                       "description": "NDJSON: {queue}, {delta} lines, then {comparison, markdown} "
+                                                      "or {error, status}"}, 400, 404, 413, 503),
                  summary="The same comparison, streamed")
     def compare_stream(body: CompareRequest):
-        return _ndjson(_stream(lambda: assistant.compare_stream(body.speech_a, body.speech_b, body.topic),
-                               render.comparison_markdown, settings.language))
+        return _streamed(lambda: assistant.compare_stream(body.speech_a, body.speech_b, body.topic),
+                         render.comparison_markdown, settings.language)
 
     @router.get("/speeches", response_model=None,
-                responses={200: {"model": list[SpeechOut]}, 503: {"model": ErrorOut}},
+                responses=_responses({"model": list[SpeechOut]}, 503),
                 summary="The speeches in the library")
     def speeches():
         try:
@@ -245,7 +339,8 @@ def api_router(assistant, settings) -> APIRouter:
         except Exception as error:
             return _error(error, settings.language)
 
-    @router.get("/speeches/{speech_id}", response_model=None, responses={200: {"model": SpeechTextOut}, **_ERRORS},
+    @router.get("/speeches/{speech_id}", response_model=None,
+                responses=_responses({"model": SpeechTextOut}, 404, 503),
                 summary="One speech with its whole text (what citation offsets point into)")
     def speech(speech_id: str):
         try:
@@ -255,7 +350,8 @@ def api_router(assistant, settings) -> APIRouter:
         except Exception as error:
             return _error(error, settings.language)
 
-    @router.get("/topic-strength", response_model=None, responses={200: {"model": list[TopicStrengthOut]}, **_ERRORS},
+    @router.get("/topic-strength", response_model=None,
+                responses=_responses({"model": list[TopicStrengthOut]}, 400, 503),
                 summary="How strongly each speech addresses a topic (the comparison chart)")
     def topic_strength(topic: str = Query(..., examples=["营商环境"])):
         try:
@@ -263,10 +359,57 @@ def api_router(assistant, settings) -> APIRouter:
         except Exception as error:
             return _error(error, settings.language)
 
-    @router.post("/feedback", responses={400: {"model": ErrorOut}}, summary="Thumbs up or down on an answer")
-    def feedback(body: FeedbackRequest, request: Request) -> dict:
+    @router.post("/feedback", response_model=None, responses=_responses({"description": '{"ok": true}'}, 400, 413),
+                 summary="Thumbs up or down on an answer")
+    def feedback(body: FeedbackRequest, request: Request):
         user = request_user(request.scope, request.headers, settings.trusted_user_header)
-        record_feedback(settings.data_dir, body.answer, body.vote, user=user, source="api")
+        try:
+            record_feedback(settings.data_dir, body.answer.model_dump(), body.vote, user=user, source="api")
+        except Exception as error:
+            return _error(error, settings.language)
         return {"ok": True}
 
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # OPTIONS stays with CORS
+
+    @router.api_route("/{rest:path}", methods=methods, include_in_schema=False)
+    def unknown_route(request: Request):
+        """Any other /api/ path (Gradio, mounted at /, would answer it in its own shape): 405 for a known path
+        asked with another method, else 404."""
+        path = route_path(request.scope)
+        allowed = sorted({m for r in router.routes if isinstance(r, APIRoute) and r.endpoint is not unknown_route
+                          and r.path_regex.match(path) for m in r.methods})
+        if allowed:
+            return JSONResponse({"error": f"{path} 不接受 {request.method} 请求（可用：{', '.join(allowed)}）"},
+                                status_code=405, headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"error": f"没有这个接口：{path}（接口说明见 /docs）"}, status_code=404)
+
     return router
+
+
+def install(app: FastAPI, assistant, settings) -> None:
+    """The API on ``app``: its routes, one error shape (``{"error": ...}``) for whatever FastAPI refuses, and an
+    OpenAPI schema without the 422 responses FastAPI lists but this app never sends."""
+    app.include_router(api_router(assistant, settings))
+
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _error(error, settings.language)  # web/errors.py names each field and what is wrong with it
+
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        status, message = http_refusal(error, settings.language)
+        return JSONResponse({"error": message}, status_code=status, headers=getattr(error, "headers", None))
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -14,7 +14,7 @@ import logging
 
 from answer.errors import BadInput
 from answer.llm.errors import LLMUnavailable
-from ingest.store import StoreError, StoreUnavailable, UnknownSpeechError
+from ingest.store import StoreError, UnknownSpeechError
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,13 @@ MESSAGES = {
         "empty": "请输入{what}。",
         "too_long": "{what}太长了（{length} 字），最多 {limit} 字。",
         "years_reversed": "年份范围颠倒了：起始年份 {low} 晚于截止年份 {high}。",
+        "year_range": "年份应在 {low} 到 {high} 之间，{year} 不行。",
+        "not_text": "{what}应该是文字。",
+        "surrogates": "{what}里有无效的字符，请重新输入。",
         "same_speech": "请选择两篇不同的讲话来比较。",
         "history": "对话记录有误（第 {number} 条），请开始新对话。",
+        "history_turns": "对话太长了（{count} 条），最多带上最近的 {limit} 条。",
+        "history_chars": "对话太长了（超过 {limit} 字），请开始新对话。",
         "request": "请求有误：{problems}。",
         "question": "问题",
         "topic": "主题",
@@ -39,6 +44,13 @@ MESSAGES = {
         "field_type": "{field} 的类型不对",
         "field_value": "{field} 的取值不对",
         "field_unknown": "不认识的字段 {field}",
+        "field_min": "{field} 应不小于 {limit}",
+        "field_max": "{field} 应不大于 {limit}",
+        "field_long": "{field} 太长了（最多 {limit}）",
+        "field_chars": "{field} 里有无效的字符",
+        "body_utf8": "请求有误：请求体不是有效的 UTF-8 文本（可能被截断了）。",
+        "body_nested": "请求有误：请求体的 JSON 嵌套太深。",
+        "body_unparsable": "请求有误：请求体无法解析。",
         # the upload table
         "added": "已添加：{speech}",
         "updated": "已更新：{speech}",
@@ -47,6 +59,7 @@ MESSAGES = {
         "unsupported": "不支持这种文件类型（{suffix}）；支持：{supported}。",
         "too_big": "文件太大（{size:.1f} MB），上限 {limit:g} MB。",
         "unsafe_name": "文件名不能用，请改名后再上传。",
+        "not_received": "不是通过上传收到的文件，已拒绝。",
         "not_saved": "文件没能保存，请稍后再试。",
         "file_empty": "文件是空的，没有文字。",
         "file_not_text": "读不出文字：这不是文本文件，或者编码无法识别。",
@@ -55,6 +68,7 @@ MESSAGES = {
         "file_damaged": "文件已损坏或格式不对，打不开。",
         "file_suspicious": "文件内容异常（解压后过大），已拒绝。",
         "file_too_large": "文件里的内容太多，超出了处理上限。",
+        "file_too_slow": "这个文件读取太久，超出了处理时间上限，已停止。",
         "file_unreadable": "文件读不出来，请换一份再试。",
     },
     "en": {
@@ -66,8 +80,13 @@ MESSAGES = {
         "empty": "Please enter a {what}.",
         "too_long": "The {what} is too long ({length} characters); at most {limit}.",
         "years_reversed": "The years are reversed: {low} is after {high}.",
+        "year_range": "Years must lie between {low} and {high}, not {year}.",
+        "not_text": "The {what} must be text.",
+        "surrogates": "The {what} holds invalid characters; please type it again.",
         "same_speech": "Please choose two different speeches to compare.",
         "history": "The conversation (item {number}) is not valid; please start a new one.",
+        "history_turns": "The conversation is too long ({count} messages); send at most the last {limit}.",
+        "history_chars": "The conversation is too long (over {limit} characters); please start a new one.",
         "request": "Bad request: {problems}.",
         "question": "question",
         "topic": "topic",
@@ -76,6 +95,13 @@ MESSAGES = {
         "field_type": "{field} has the wrong type",
         "field_value": "{field} has a value that is not allowed",
         "field_unknown": "unknown field {field}",
+        "field_min": "{field} must be at least {limit}",
+        "field_max": "{field} must be at most {limit}",
+        "field_long": "{field} is too long (at most {limit})",
+        "field_chars": "{field} holds invalid characters",
+        "body_utf8": "Bad request: the body is not valid UTF-8 text (cut off?).",
+        "body_nested": "Bad request: the body's JSON is nested too deeply.",
+        "body_unparsable": "Bad request: the body cannot be parsed.",
         "added": "Added: {speech}",
         "updated": "Updated: {speech}",
         "unchanged": "Unchanged: {speech}",
@@ -83,6 +109,7 @@ MESSAGES = {
         "unsupported": "This file type ({suffix}) is not supported; supported: {supported}.",
         "too_big": "The file is too large ({size:.1f} MB); the limit is {limit:g} MB.",
         "unsafe_name": "The file name cannot be used; rename the file and upload it again.",
+        "not_received": "This is not a file received by the upload; refused.",
         "not_saved": "The file could not be saved; please try again later.",
         "file_empty": "The file is empty: it holds no text.",
         "file_not_text": "No text could be read: this is not a text file, or its encoding is unknown.",
@@ -91,6 +118,7 @@ MESSAGES = {
         "file_damaged": "The file is damaged or not what its name says; it cannot be opened.",
         "file_suspicious": "The file's content is suspicious (far too large unpacked); refused.",
         "file_too_large": "The file holds more than can be processed.",
+        "file_too_slow": "Reading this file took too long; it was stopped.",
         "file_unreadable": "The file cannot be read; please try another copy.",
     },
 }
@@ -101,8 +129,9 @@ _FILE_PROBLEMS = (
     (("no extractable text",), "file_scanned"),
     (("encrypted",), "file_encrypted"),
     (("binary or undecodable", "not text"), "file_not_text"),
-    (("suspicious", "zip bomb"), "file_suspicious"),
-    (("too large", "too many", "over the limit"), "file_too_large"),
+    (("suspicious", "bomb"), "file_suspicious"),
+    (("processor time", "reading it took"), "file_too_slow"),
+    (("too large", "too long", "too many", "the limit is", "over the limit"), "file_too_large"),
     (("corrupt", "not a valid", "malformed"), "file_damaged"),
 )
 
@@ -157,12 +186,32 @@ def _request_problems(error, language: str) -> str:
             problems.append(phrase(language, "field_missing", field=where))
         elif kind == "extra_forbidden":
             problems.append(phrase(language, "field_unknown", field=where))
+        elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than", "too_long"):
+            ctx = item.get("ctx") or {}
+            limit = next((ctx[k] for k in ("ge", "gt", "le", "lt", "max_length") if k in ctx), "?")
+            key = "field_long" if kind == "too_long" else "field_min" if kind.startswith("greater") else "field_max"
+            problems.append(phrase(language, key, field=where, limit=limit))
+        elif "surrogate" in str(item.get("msg", "")):
+            problems.append(phrase(language, "field_chars", field=where))
         elif kind.endswith(("_type", "_parsing")):
             problems.append(phrase(language, "field_type", field=where))
         else:
             problems.append(phrase(language, "field_value", field=where))
     log.info("bad API request: %s", error.errors()[:3])
     return "；".join(problems) if language == "zh" else "; ".join(problems)
+
+
+def http_refusal(error, language: str = "zh") -> tuple[int, str]:
+    """(status, line) for a refusal of FastAPI's own (a body it cannot parse, say): its cause said plainly."""
+    cause = error.__cause__
+    if isinstance(cause, RecursionError):
+        return error.status_code, phrase(language, "body_nested")
+    if isinstance(cause, UnicodeDecodeError):
+        return error.status_code, phrase(language, "body_utf8")
+    if error.status_code == 400:
+        log.info("unparsable request body: %s", error.detail)
+        return 400, phrase(language, "body_unparsable")
+    return error.status_code, str(error.detail)
 
 
 def upload_line(outcome: str, language: str = "zh", *, reason: str = "", **values) -> str:

@@ -1,6 +1,13 @@
 """The one FastAPI app: JSON API under ``/api``, OpenAPI at ``/openapi.json`` and ``/docs`` (our own page: FastAPI's
 default Swagger UI loads its scripts from a CDN), the embed page ``/embed`` with ``/widget.js`` and ``/widget.css``,
-static files under ``/app-static``, and the Gradio UI mounted at ``/``. ``SecurityMiddleware`` wraps all of it.
+static files under ``/app-static``, and the Gradio UI mounted at ``/``.
+
+Middlewares, outermost first: ``SecurityHeaders`` (on every response), ``CORSMiddleware`` (only the origins of
+``SPEECHES_FRAME_ANCESTORS`` may read responses cross-origin; its presence also switches off Gradio's own CORS,
+which allows any ``http://localhost:*`` page with credentials), ``AccessControl`` (401, the role), then
+``BodyLimitMiddleware`` (413 past SPEECHES_MAX_BODY_KB: web/limits.py), then ``GradioGuard`` (library
+writes and uploaded files at the door of Gradio's routes). docs/security.md has the why. Outside all of them, in
+``serve`` only, ``LocalWriterGate`` answers the route of ``python -m ingest``'s hand-off (web/local_writer.py).
 """
 
 from __future__ import annotations
@@ -8,13 +15,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from settings import Settings, quiet_network_clients
-from web.security import SecurityMiddleware, check_token, frame_ancestors_policy
+from web.limits import BodyLimitMiddleware
+from web.security import AccessControl, SecurityHeaders, check_access_settings, cors_origins, frame_ancestors_policy
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +34,12 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     """The whole web app for ``settings``; ``assistant`` defaults to ``answer.service.Assistant(settings)``."""
     quiet_network_clients()
     frame_ancestors_policy(settings.frame_ancestors)  # a bad setting fails here, naming itself
-    check_token(settings.access_token)
+    check_access_settings(settings)
     import gradio as gr
 
     from web import render
-    from web.api import api_router
-    from web.errors import friendly_error
+    from web.api import install as install_api
+    from web.gradio_guard import GradioGuard, harden
     from web.ui import build_ui
 
     if assistant is None:
@@ -51,12 +59,7 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         openapi_url="/openapi.json",
     )
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        status, message = friendly_error(error, settings.language)
-        return JSONResponse({"error": message}, status_code=status)
-
-    app.include_router(api_router(assistant, settings))
+    install_api(app, assistant, settings)
 
     def page(name: str, media_type: str):
         return FileResponse(STATIC / name, media_type=media_type, headers=NO_CACHE)
@@ -85,7 +88,17 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024), css_paths=[STATIC / "ui.css"],
         theme=gr.themes.Default(primary_hue="blue"),
     )
-    app.add_middleware(SecurityMiddleware, settings=settings)
+    harden(blocks)
+    # add_middleware wraps what is there: the first added runs innermost. The body limit wraps GradioGuard, which
+    # reads Gradio's event bodies, and sits inside AccessControl, so its refusals carry the headers.
+    app.add_middleware(GradioGuard, blocks=blocks, settings=settings)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(AccessControl, settings=settings)
+    origins, origin_pattern = cors_origins(settings.frame_ancestors)
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=origin_pattern,
+                       allow_credentials=True, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(SecurityHeaders, settings=settings)
     app.state.assistant = assistant
     return app
 
@@ -101,6 +114,7 @@ def serve(settings: Settings, store=None, claim=None) -> None:
 
     from answer.service import Assistant
     from ingest.writer import APP
+    from web.client_timeouts import timed_protocol
     from web.local_writer import LocalWriterGate, local_url
     from web.uploads import recover_uploads
 
@@ -122,6 +136,8 @@ def serve(settings: Settings, store=None, claim=None) -> None:
                 claim.release()
 
     config = uvicorn.Config(app, host=settings.host, port=settings.port, root_path=root, proxy_headers=True,
-                            log_level="warning", timeout_graceful_shutdown=5)
+                            log_level="warning", timeout_graceful_shutdown=5,
+                            http=timed_protocol(settings.header_timeout, settings.body_timeout),
+                            timeout_keep_alive=5, limit_concurrency=settings.max_connections)
     print(f"Serving on http://{settings.host}:{settings.port}{root}/  (API docs: {root}/docs)", flush=True)
     Server(config).run()

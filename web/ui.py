@@ -20,12 +20,15 @@ from pathlib import Path
 import gradio as gr
 
 from answer.events import follow
+from answer.followup import recent_history
 from ingest.readers import SUPPORTED_EXTENSIONS
 from ingest.store import speech_labels
 from settings import Settings
 from web import render
 from web.errors import friendly_error
 from web.feedback import record_feedback
+from web.gradio_guard import LIBRARY_WRITE, upload_folder
+from web.security import LIBRARIAN, refusal_for_writes, require_librarian, role_of
 from web.uploads import ingest_uploads, remove_uploaded_source
 
 log = logging.getLogger(__name__)
@@ -96,9 +99,10 @@ class Handlers:
         self.settings = settings
         self.store = assistant.store
 
-    def refresh_library(self, filter_value=None, low=None, high=None, a=None, b=None, picked=None) -> tuple:
+    def refresh_library(self, filter_value=None, low=None, high=None, a=None, b=None, picked=None,
+                        request: gr.Request = None) -> tuple:
         """The library table and every speech and year choice, keeping each selection that still exists, and the
-        button that removes the samples (shown while there are any)."""
+        button that removes the samples (shown to librarians while there are any)."""
         speeches = self.store.list_speeches()
         labels = speech_labels(speeches)
         choices = [(labels[s.id], s.id) for s in speeches]
@@ -116,10 +120,11 @@ class Handlers:
             gr.update(choices=choices, value=keep(a, ids)),
             gr.update(choices=choices, value=keep(b, ids)),
             gr.update(choices=choices, value=keep(picked, ids)),
-            gr.update(visible=any(s.is_sample for s in speeches)),
+            gr.update(visible=role_of(request) == LIBRARIAN and any(s.is_sample for s in speeches)),
         )
 
-    def refresh_if_changed(self, seen: str, *selections) -> tuple:
+    def refresh_if_changed(self, seen: str, filter_value=None, low=None, high=None, a=None, b=None, picked=None,
+                           request: gr.Request = None) -> tuple:
         """Every few seconds (a timer on the page): the library's generation as this page last saw it, then the
         lists as ``refresh_library`` gives them, only when another tab, an upload or ``python -m ingest`` changed
         the library meanwhile (else nothing is sent). Outputs: the generation, then ``refresh_library``'s."""
@@ -129,7 +134,7 @@ class Handlers:
             now = seen
         if now == seen:
             return (gr.skip(),) * 9
-        return (now, *self.refresh_library(*selections))
+        return (now, *self.refresh_library(filter_value, low, high, a, b, picked, request))
 
     # -- chat ------------------------------------------------------------------------------------------------
 
@@ -142,7 +147,7 @@ class Handlers:
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        history = _history(turns)
+        history = recent_history(_history(turns), self.settings.max_history_turns, self.settings.max_history_chars)
         asked = {"question": question, "answer": None, "partial": ""}
         turns = [*turns, asked]
         messages = [*messages, {"role": "user", "content": render.question_html(question)},
@@ -263,12 +268,14 @@ class Handlers:
 
     # -- library ---------------------------------------------------------------------------------------------
 
-    def upload(self, files) -> tuple:
-        """Outputs: one result row per file, and the emptied file box."""
+    def upload(self, files, request: gr.Request) -> tuple:
+        """Outputs: one result row per file, and the emptied file box. Librarians only (checked here too)."""
+        require_librarian(request, self.settings)
         paths = [Path(f) for f in (files or [])]
         try:
             results = ingest_uploads(self.assistant, [(p, p.name) for p in paths], self.settings.data_dir,
-                                     self.settings.max_upload_mb, self.settings.language)
+                                     self.settings.max_upload_mb, self.settings.language,
+                                     received_in=upload_folder())
         except Exception as error:
             return [[p.name, "失败", self._error(error)] for p in paths], None
         return [r.as_row() for r in results], None
@@ -282,9 +289,10 @@ class Handlers:
             return render.error_html(self._error(error))
         return render.full_text_html(record, text)
 
-    def remove_samples(self, confirmed=True) -> str:
-        """删除示例讲话: every sample speech, at once (the library then never gets them back by itself);
+    def remove_samples(self, confirmed, request: gr.Request) -> str:
+        """删除示例讲话 (librarians): every sample speech, at once (the library then never gets them back by itself);
         ``confirmed`` is None when the user cancelled the confirmation."""
+        require_librarian(request, self.settings)
         if not confirmed:
             return gr.skip()
         try:
@@ -293,7 +301,14 @@ class Handlers:
             return render.error_html(self._error(error))
         return render.samples_removed_html(len(removed))
 
-    def delete(self, speech_id: str | None) -> str:
+    def library_controls(self, request: gr.Request) -> list:
+        """Outputs: the write controls (upload box, its results, delete) shown to librarians only, decided on the
+        server per request, and the read-only notice to everyone else."""
+        writer = role_of(request) == LIBRARIAN
+        return [gr.update(visible=writer)] * 3 + [gr.update(visible=not writer)]
+
+    def delete(self, speech_id: str | None, request: gr.Request) -> str:
+        require_librarian(request, self.settings)
         if not speech_id:
             return ""
         try:
@@ -379,13 +394,15 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 with gr.Row(equal_height=False):
                     uploader = gr.File(label=f"上传讲话（{' '.join(types)}；每个不超过 {settings.max_upload_mb:g} MB）",
                                        file_count="multiple", file_types=types, type="filepath",
-                                       elem_id="upload", scale=2)
+                                       elem_id="upload", scale=2, visible=False)
                     upload_results = gr.Dataframe(headers=UPLOAD_HEADERS, value=[], interactive=False, wrap=True,
-                                                  label="上传结果", elem_id="upload-results", scale=3)
+                                                  label="上传结果", elem_id="upload-results", scale=3, visible=False)
+                write_notice = gr.Markdown(refusal_for_writes(settings), visible=False, elem_id="library-read-only")
                 with gr.Row():
                     picked = gr.Dropdown(label="选择讲话", choices=[], scale=3, elem_id="library-pick")
                     show_button = gr.Button("查看全文", scale=1, min_width=80, elem_id="show-text")
-                    delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech")
+                    delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech",
+                                              visible=False)
                     samples_button = gr.Button("删除示例讲话", scale=1, min_width=120, elem_id="remove-samples",
                                                visible=False)
                 text_view = gr.HTML("", elem_id="full-text", padding=True, js_on_load=None)
@@ -413,15 +430,15 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
             trigger(**compare_io).then(on.chart, inputs=[speech_a, speech_b, topic], outputs=topic_chart)
 
         uploader.upload(on.upload, inputs=uploader, outputs=[upload_results, uploader],
-                        concurrency_id="library-write", concurrency_limit=1
+                        concurrency_id=LIBRARY_WRITE, concurrency_limit=1
                         ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
         show_button.click(on.full_text, inputs=picked, outputs=text_view)
         picked.input(on.full_text, inputs=picked, outputs=text_view)
-        delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id="library-write",
+        delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id=LIBRARY_WRITE,
                             concurrency_limit=1, js=CONFIRM_DELETE
                             ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
         samples_button.click(on.remove_samples, inputs=samples_button, outputs=text_view,
-                             concurrency_id="library-write", concurrency_limit=1,
+                             concurrency_id=LIBRARY_WRITE, concurrency_limit=1,
                              js="(label) => confirm('删除全部示例讲话？删除后不会再自动添加。') ? label : null"
                              ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
         # the lists follow the library: another tab's upload or python -m ingest shows within LIBRARY_POLL_S
@@ -429,5 +446,6 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         gr.Timer(LIBRARY_POLL_S).tick(on.refresh_if_changed, inputs=[seen, *library_inputs],
                                       outputs=[seen, *library_outputs], show_progress="hidden")
         demo.load(on.refresh_if_changed, inputs=[seen, *library_inputs], outputs=[seen, *library_outputs])
+        demo.load(on.library_controls, outputs=[uploader, upload_results, delete_button, write_notice])
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -103,13 +103,27 @@ def _stored(report: IngestReport) -> str | None:
     return done[0] if done and not report.failed and not report.duplicates else None
 
 
+def check_received(source: Path, received_in: Path) -> None:
+    """UploadRejected unless ``source`` is a file inside ``received_in`` (the web server's upload folder): a path
+    the client chose, anywhere else on the server, is never read."""
+    try:
+        inside = Path(source).resolve().is_relative_to(Path(received_in).resolve())
+    except (OSError, ValueError):
+        inside = False
+    if not inside or not Path(source).is_file():
+        raise UploadRejected("not_received")
+
+
 def ingest_uploads(assistant, files: list[tuple[Path, str]], data_dir: Path, max_mb: float,
-                   language: str = "zh") -> list[UploadResult]:
-    """Save and ingest each (temporary path, original name); one result per file, in order."""
+                   language: str = "zh", received_in: Path | None = None) -> list[UploadResult]:
+    """Save and ingest each (temporary path, original name); one result per file, in order. With ``received_in``
+    (the web app's upload folder), a file outside it is refused before anything reads it."""
     results = []
     for source, original in files:
         shown = Path(str(original).replace("\\", "/")).name or str(original)
         try:
+            if received_in is not None:
+                check_received(source, received_in)
             staged, final = save_upload(source, original, data_dir, max_mb)
         except UploadRejected as error:
             results.append(UploadResult(shown, "failed", upload_line(error.kind, language, **error.values)))

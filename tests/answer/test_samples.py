@@ -79,3 +79,23 @@ def test_every_list_names_a_speech_by_title_date_and_its_id_where_those_repeat(s
     for dropdown in (speech_filter, a, b, picked):
         assert sorted(dropdown["choices"]) == sorted((label, sid) for sid, label in labels.items())
     assert samples["visible"] is False
+
+
+def test_the_library_tab_offers_librarians_alone_to_remove_the_samples(assistant, settings):
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from web.security import LIBRARIAN, READER, ROLE_KEY
+    from web.ui import Handlers
+
+    as_role = lambda role: SimpleNamespace(state=SimpleNamespace(**{ROLE_KEY: role}))  # noqa: E731
+    on = Handlers(assistant, settings)
+    assert on.refresh_library(request=as_role(LIBRARIAN))[-1]["visible"] is True
+    assert on.refresh_library(request=as_role(READER))[-1]["visible"] is False
+    with pytest.raises(gr.Error):
+        on.remove_samples("删除示例讲话", as_role(READER))
+    assert len(assistant.store.list_speeches()) == 3
+    assert "已删除 3 篇示例讲话" in on.remove_samples("删除示例讲话", as_role(LIBRARIAN))
+    assert assistant.store.list_speeches() == []
+    assert on.refresh_library(request=as_role(LIBRARIAN))[-1]["visible"] is False

@@ -102,29 +102,84 @@ def test_a_refusal_by_the_model_means_not_found(make):
     assert not answer.found and answer.unsupported_sentences == []
 
 
-def test_followup_resolves_the_second_speech_and_is_rewritten(make):
+def test_a_reference_only_followup_keeps_the_topic_for_the_second_speech_without_a_rewrite(make):
     history = [
         {"role": "user", "content": "第一篇讲话提出的经济增速目标是什么？"},
         {"role": "assistant", "content": "材料中没有提到这个问题。"},
     ]
-    rewrite = "《在2023年市七届人大一次会议闭幕会上的讲话》提出的经济增速目标是什么？"
-    assistant = make(rewrite, lambda p: f"经济增速要“保8争9”[{label_of(p, '保8争9')}]。")
+    assistant = make(lambda p: f"经济增速要“保8争9”[{label_of(p, '保8争9')}]。")  # one call: the answer
     answer = assistant.ask("那第二篇讲话呢？", history=history, speech_ids=[FIRST_SPEECH, GROWTH_SPEECH])
-    assert answer.standalone_question == rewrite
+    assert answer.standalone_question == "《在2023年市七届人大一次会议闭幕会上的讲话》提出的经济增速目标是什么？"
     assert {c.speech_id for c in answer.context} == {GROWTH_SPEECH}
     assert answer.found and answer.citations[0].speech_id == GROWTH_SPEECH
+    assert len(assistant.llm.seen) == 1 and "《在2023年市七届人大一次会议闭幕会上的讲话》提出的经济增速目标" in \
+        assistant.llm.seen[0][-1].content
+
+
+def test_topic_survives_a_topic_change_then_a_reference(make):
+    history = [
+        {"role": "user", "content": "今年的经济增速目标是什么？"},
+        {"role": "assistant", "content": "……", "citations": [{"speech_id": GROWTH_SPEECH}]},
+        {"role": "user", "content": "如何改进干部作风？"},  # short and self-contained: a new question
+        {"role": "assistant", "content": "……", "citations": [{"speech_id": GROWTH_SPEECH},
+                                                          {"speech_id": FIRST_SPEECH}]},
+    ]
+    answer = make(llm=False).ask("那第二篇讲话呢？", history=history)
+    assert answer.standalone_question == "《在市人民代表大会第二次会议闭幕会上的讲话》中，如何改进干部作风？"
+    assert {c.speech_id for c in answer.context} == {FIRST_SPEECH}
+    assert answer.found and any("作风" in c.text for c in answer.citations)
+
+
+def test_a_short_self_contained_question_is_neither_rewritten_nor_joined(make):
+    history = [{"role": "user", "content": "今年的经济增速目标是什么？"},
+               {"role": "assistant", "content": "经济增速要“保8争9”[1]。"}]
+    assistant = make(lambda p: f"要持续优化干部作风[{label_of(p, '干部作风')}]。")  # the answer, no rewrite call
+    answer = assistant.ask("如何改进干部作风？", history=history)
+    assert answer.standalone_question == "如何改进干部作风？" and len(assistant.llm.seen) == 1
+    assert not any("保8争9" in c.text for c in answer.context)
+
+
+def test_a_followup_with_its_own_words_is_rewritten_by_the_llm(make):
+    history = [
+        {"role": "user", "content": "第一篇讲话提出的经济增速目标是什么？"},
+        {"role": "assistant", "content": "材料中没有提到这个问题。"},
+    ]
+    rewrite = "《在2023年市七届人大一次会议闭幕会上的讲话》对干部提出了什么要求？"
+    assistant = make(rewrite, lambda p: f"要重视干部[{label_of(p, '干部')}]。")
+    answer = assistant.ask("那第二篇讲话对干部有什么要求呢？", history=history,
+                           speech_ids=[FIRST_SPEECH, GROWTH_SPEECH])
+    assert answer.standalone_question == rewrite
+    assert {c.speech_id for c in answer.context} == {GROWTH_SPEECH}
     rewrite_prompt = assistant.llm.seen[0][-1].content
     assert "第一篇讲话提出的经济增速目标是什么？" in rewrite_prompt and "第2篇：《在2023年" in rewrite_prompt
 
 
-def test_followup_without_an_llm_joins_the_previous_question(make):
+def test_followup_without_an_llm_restates_the_previous_question(make):
     history = [{"role": "user", "content": "第一篇讲话提出的经济增速目标是什么？"},
                {"role": "assistant", "content": "……"}]
     answer = make(llm=False, llm_backend=None).ask("那第二篇讲话呢？", history=history,
                                                    speech_ids=[FIRST_SPEECH, GROWTH_SPEECH])
-    assert answer.standalone_question == "提出的经济增速目标是什么？"
+    assert answer.standalone_question == "《在2023年市七届人大一次会议闭幕会上的讲话》提出的经济增速目标是什么？"
     assert answer.found and {c.speech_id for c in answer.citations} == {GROWTH_SPEECH}
     assert any("保8争9" in c.text for c in answer.citations)
+
+
+FIRST_TITLE = "在市人民代表大会第二次会议闭幕会上的讲话"
+
+
+def test_a_question_naming_its_speech_is_answered_from_it_and_the_extractive_answer_names_it(make):
+    answer = make(llm=False).ask("市十六届人大二次会议提出了哪些工程？")
+    assert answer.standalone_question == f"市十六届人大二次会议提出了哪些工程？（《{FIRST_TITLE}》）"
+    assert answer.answer.startswith(f"以下是《{FIRST_TITLE}》原文中与问题最相关的内容：")
+    assert answer.found and {c.speech_id for c in answer.context} == {FIRST_SPEECH}
+    assert "五心工程" in answer.answer
+
+
+def test_the_answer_prompt_names_the_speech_the_question_named(make):
+    assistant = make(lambda p: f"要扎实推进“五心工程”建设[{label_of(p, '五心工程')}]。")
+    answer = assistant.ask("市十六届人大二次会议提出了哪些工程？")
+    assert f"（《{FIRST_TITLE}》）" in assistant.llm.seen[0][-1].content
+    assert answer.citations[0].speech_id == FIRST_SPEECH and answer.unsupported_sentences == []
 
 
 def test_speech_text_reaches_the_llm_only_as_quoted_material(make, settings, store):

@@ -35,7 +35,59 @@ def test_seed_speech_becomes_a_speech() -> None:
     assert (speech.date, speech.year) == ("2023", 2023)
     assert speech.source == str(path)
     assert speech.text.startswith(speech.title + "\n各位代表、同志们：\n")
-    assert speech.speaker is None and speech.extra == {}
+    assert speech.speaker is None
+    assert speech.occasion == "市第七届人民代表大会第一次会议"  # "市七届人大一次会议" in the title, written out
+    assert speech.extra == {"kind": "闭幕会讲话", "session": "市第七届人民代表大会第一次会议"}
+
+
+def test_the_session_the_title_leaves_incomplete_comes_from_the_opening() -> None:
+    speech = load_speech(SEED / "000_ed498335adf7a40a.txt")  # title: "在市人民代表大会第二次会议闭幕会上的讲话"
+    assert speech.occasion == "市第十六届人民代表大会第二次会议"
+    assert speech.extra == {"kind": "闭幕会讲话", "session": "市第十六届人民代表大会第二次会议"}
+
+
+def test_a_provincial_report_has_its_place_session_and_speaker() -> None:
+    speech = load_speech(SHARED / "corpora" / "provincial-2025" / "上海市.txt")
+    assert speech.title == "2025年上海市政府工作报告" and speech.year == 2025
+    assert speech.extra == {"place": "上海市", "kind": "政府工作报告", "session": "上海市第十六届人民代表大会第三次会议"}
+    assert speech.speaker == "龚正"  # "2025年1月15日龚正市长在上海市第十六届人民代表大会第三次会议的政府工作报告"
+
+
+def test_a_national_report_from_the_corpus(tmp_path: Path) -> None:
+    doc = next(json.loads(line) for line in (SHARED / "corpora" / "national-work-reports.jsonl").open(encoding="utf-8")
+               if '"gwr-2021"' in line)
+    write(tmp_path / "gwr-2021.txt", doc["text"])
+    write(tmp_path / "gwr-2021.meta.json", json.dumps({"title": doc["title"]}, ensure_ascii=False))
+    speech = load_speech(tmp_path / "gwr-2021.txt")
+    assert (speech.year, speech.speaker, speech.occasion) == (2021, "李克强", "第十三届全国人民代表大会第四次会议")
+    assert speech.extra == {"place": "全国", "kind": "政府工作报告", "session": "第十三届全国人民代表大会第四次会议"}
+
+
+@pytest.mark.parametrize(
+    ("opening", "session"),
+    [
+        ("各位代表：\n我代表国务院，向第六届全国人民代表大会第一次会议作政府工作报告，请予审议。", "第六届全国人民代表大会第一次会议"),
+        ("各位代表：\n我們第一届全國人民代表大會第一次會議，已經光榮地完成了一件歷史性的工作。", "第一届全国人民代表大会第一次会议"),
+        ("各位代表：\n第十二届全国人民代表大会第一次会议以来的五年，是极不平凡的五年。", None),
+        ("各位代表：\n从去年９月第五届全国人民代表大会第三次会议到现在，已经过去了一年零两个月。", None),
+        ("各位代表：\n现在，我代表国务院，作关于第六个五年计划的报告，请大会审议。一九八〇年以来，国务院组织各部门做了大量"
+         "调查研究工作，广泛听取了各方面的意见。在五届人大四次会议上，国务院在政府工作报告中提出了今后经济建设的十条方针。",
+         None),  # a later sentence of a paragraph
+        ("各位代表：\n根据一九八三年六月第六届全国人民代表大会第一次会议的决议，各级政府努力工作。", None),
+        ("各位代表：\n过去一年，党的十九大胜利召开。", None),  # a party congress is no session of a government report
+    ],
+)
+def test_only_a_session_the_opening_states_as_its_own_counts(tmp_path: Path, opening: str, session: str | None):
+    speech = load_speech(write(tmp_path / "r.txt", "2019年政府工作报告\n" + opening))
+    assert speech.extra.get("session") == session and speech.extra["kind"] == "政府工作报告"
+
+
+def test_a_meeting_without_a_session_is_the_occasion_and_the_sidecar_still_wins(tmp_path: Path) -> None:
+    speech = load_speech(write(tmp_path / "s.txt", "在全市经济工作会议上的讲话\n同志们："))
+    assert (speech.occasion, speech.extra) == ("全市经济工作会议", {"kind": "讲话"})
+    write(tmp_path / "s.meta.json", json.dumps({"occasion": "经济会", "kind": "报告", "speaker": "王五"}, ensure_ascii=False))
+    speech = load_speech(tmp_path / "s.txt")
+    assert (speech.occasion, speech.speaker, speech.extra) == ("经济会", "王五", {"kind": "报告"})
 
 
 def test_a_year_talked_about_in_a_paragraph_is_not_the_speech_date() -> None:

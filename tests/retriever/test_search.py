@@ -254,7 +254,7 @@ class GatedEmbeddings(FakeEmbeddings):
         self.gate = threading.Event()
 
     def embed_query(self, text: str) -> list[float]:
-        if len(text) > 100:
+        if len(text) > 60:
             assert self.gate.wait(30)
         return super().embed_query(text)
 

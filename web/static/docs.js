@@ -2,9 +2,7 @@
 // Every string from the schema goes in with textContent.
 (function () {
   'use strict';
-  var token = new URLSearchParams(location.search).get('token');
   var holder = document.getElementById('operations');
-  if (token) document.getElementById('openapi-link').href = 'openapi.json?token=' + encodeURIComponent(token);
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -112,7 +110,7 @@
     });
   }
 
-  fetch('openapi.json', { headers: token ? { Authorization: 'Bearer ' + token } : {} })
+  fetch('openapi.json')  // opened as /docs?token=...: the cookie carries it
     .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
     .then(render)
     .catch(function (e) { holder.textContent = '读不到 openapi.json（' + e.message + '）。'; });

@@ -2,12 +2,12 @@
 // Everything from the server is data: text goes into the page with textContent / text nodes only, never innerHTML.
 // An answer is drawn from its `segments` (answer/segments.py): its text is never parsed here, so a "[1]" quoted from
 // a speech stays text. The page's own texts and lengths come from the server as JSON (#embed-config, web/render.py).
-// URL parameters (set by widget.js): title, speech (default filter), token (shared access token), color.
+// URL parameters (set by widget.js): title, speech (default filter), color; #token=... (the readers' token).
 (function () {
   'use strict';
 
   var params = new URLSearchParams(location.search);
-  var token = params.get('token') || '';
+  var token = new URLSearchParams(location.hash.slice(1)).get('token') || '';  // widget.js puts it in the fragment
 
   var $ = function (id) { return document.getElementById(id); };
   var CONFIG = JSON.parse($('embed-config').textContent);
@@ -291,9 +291,12 @@
             }
             renderSources(bubble, a.citations);
             renderActions(bubble, a, item.markdown);
-            history.push({ role: 'user', content: text });
-            history.push({ role: 'assistant', content: a.answer,
+            // what the server accepts at its smallest history limits (SPEECHES_MAX_HISTORY_TURNS >= 8,
+            // SPEECHES_MAX_HISTORY_CHARS >= 8000): the last 8 messages, 1000 characters each
+            history.push({ role: 'user', content: text.slice(0, 1000) });
+            history.push({ role: 'assistant', content: a.answer.slice(0, 1000),
                            citations: a.citations.map(function (c) { return { speech_id: c.speech_id }; }) });
+            history = history.slice(-8);
           } else if (item.error) {
             finished = true;
             showError(bubble, item.error);

@@ -8,7 +8,7 @@
 // data-position  bottom-right (default), bottom-left, top-right, top-left
 // data-color     any CSS colour for the button and the chat's header
 // data-speech    a speech id: the chat searches that speech by default
-// data-token     the shared access token, when the app requires one (SPEECHES_ACCESS_TOKEN)
+// data-token     the readers' token, when the app requires one (SPEECHES_ACCESS_TOKEN); never the librarians'
 // The page's origin must be listed in the app's SPEECHES_FRAME_ANCESTORS, or the browser refuses the iframe.
 (function () {
   'use strict';
@@ -61,9 +61,10 @@
     var query = new URLSearchParams();
     query.set('title', title);
     if (data.speech) query.set('speech', data.speech);
-    if (data.token) query.set('token', data.token);
     if (color) query.set('color', color);
-    return base + 'embed?' + query.toString();
+    // the token rides in the fragment: never sent to the server, never in a Referer or a proxy log
+    var fragment = data.token ? '#token=' + encodeURIComponent(data.token) : '';
+    return base + 'embed?' + query.toString() + fragment;
   }
 
   function open() {
