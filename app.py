@@ -21,17 +21,60 @@ from settings import Settings, check_data_dir, quiet_network_clients
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
-def ensure_library(settings: Settings):
-    """Open the library; an empty one gets the sample speeches, so a first run shows something."""
-    from ingest.pipeline import Ingestor
+def ensure_library(settings: Settings, may_write: bool = True):
+    """Open the library; an empty one gets the sample speeches (unless they were removed once), so a first run
+    shows something. ``may_write`` False: this process is not the library's writer (ingest/writer.py)."""
+    from ingest.pipeline import BarProgress
     from ingest.store import open_store
+    from ingest.writer import LibraryWriter, WriteRequest
 
     store = open_store(settings)
-    if not store.list_speeches():
+    if may_write and not store.list_speeches() and store.flag("samples_removed") != "true":
         print("The library is empty: adding the sample speeches from samples/ ...", file=sys.stderr)
-        report = Ingestor(store, settings).run([SAMPLES])
+        report = LibraryWriter(store, settings).apply(WriteRequest(paths=[str(SAMPLES)]), BarProgress())
         print(report.summary(), file=sys.stderr)
     return store
+
+
+def _say(text: str) -> None:
+    print(f"app.py: {text}", file=sys.stderr, flush=True)
+
+
+def log_to_stderr() -> None:
+    """The app's log: warnings from everything, and what our own packages note (a stopped answer, a hand-off,
+    the technical reason behind a message a user saw)."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for package in ("answer", "ingest", "retriever", "web"):
+        logging.getLogger(package).setLevel(logging.INFO)
+
+
+def serve_app(settings: Settings) -> None:
+    """Become the library's writer (waiting for a running ``python -m ingest``), then serve."""
+    from ingest.writer import APP, claim_library
+    from web.server import serve
+
+    log_to_stderr()
+    claim = claim_library(settings, APP, say=_say)
+    try:
+        serve(settings, store=ensure_library(settings), claim=claim)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def open_for_reading(settings: Settings):
+    """The library for ``ask``/``compare``: samples are added to an empty one only when no other process is
+    writing it."""
+    from ingest.writer import INGEST, WriterLock, claim_library
+
+    claim = claim_library(settings, INGEST, say=_say, wait=False)
+    try:
+        return ensure_library(settings, may_write=bool(settings.chroma_url) or isinstance(claim, WriterLock))
+    finally:
+        if isinstance(claim, WriterLock):
+            claim.release()
 
 
 def parse_years(text: str | None) -> tuple[int | None, int | None] | None:
@@ -63,25 +106,35 @@ def print_result(result, as_json: bool, streamed: bool) -> None:
         print(f"! not supported by its citations: {sentence}")
 
 
-def run_stream(stream, as_json: bool):
-    """Print an answer as it comes: the evidence at once, then the synthesis as it streams (or the JSON at the end).
-    What failed the citation check is printed after it, marked; the final text is not printed again."""
-    from answer.events import Evidence, Reply, follow
-    from answer.segments import as_text
+def run_stream(stream, as_json: bool, out=None):
+    """Print an answer stream. In a terminal the evidence shows at once and the synthesis as it comes; the whole is
+    then redrawn as the finished answer when that differs (the citation check leaves out what it cannot verify, adds
+    [n] markers the model left out and drops unknown ones); into a pipe or file only the finished answer is written."""
+    import shutil
 
-    reply, shown, evidence = Reply(), 0, False
+    from answer.events import Reply, follow
+    from answer.segments import as_text
+    from terminal import rows_taken
+
+    out = out or sys.stdout
+    live = not as_json and out.isatty()
+    reply, shown = Reply(), ""
     for reply in follow(stream):
-        if as_json:
+        if not live:
             continue
-        if isinstance(reply.event, Evidence):
-            print(as_text(reply.event.segments), flush=True)
-            evidence = True
-        if len(reply.text) > shown:
-            print(reply.text[shown:], end="", flush=True)
-            shown = len(reply.text)
+        now = (as_text(reply.evidence.segments) + "\n\n" if reply.evidence else "") + reply.text
+        if now.startswith(shown) and len(now) > len(shown):
+            out.write(now[len(shown):])
+            out.flush()
+            shown = now
     if shown:
-        print()
-    print_result(reply.result, as_json, streamed=evidence or shown > 0)
+        final = reply.result.answer if reply.result is not None else shown
+        if final != shown:
+            up = rows_taken(shown, shutil.get_terminal_size().columns) - 1
+            out.write("\r" + (f"\x1b[{up}A" if up else "") + "\x1b[J" + final)  # redraw: the answer as checked
+        out.write("\n")
+        out.flush()
+    print_result(reply.result, as_json, streamed=bool(shown))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,12 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         check_data_dir(settings)
-        store = ensure_library(settings)
         if args.command is None:
-            from web.server import serve
-
-            serve(settings)
+            serve_app(settings)
             return 0
+        store = open_for_reading(settings)
         from answer.llm.errors import LLMUnavailable
         from answer.service import Assistant
 

@@ -2,9 +2,16 @@
 
 ``Assistant.ask_stream`` and ``compare_stream`` yield typed events: first ``Evidence`` (the quotes the answer rests
 on, chosen in code right after retrieval: shown at once, before any LLM runs), then ``Delta`` (a piece of the LLM's
-synthesis, which streams below the evidence), ``Queued`` (the request waits its turn for the local model), and last
-``Done`` (the finished ``Answer`` or ``Comparison``). A stream that ends without an answer worth quoting (nothing
-found) has no ``Evidence``.
+synthesis, which streams below the evidence), ``Queued`` (the request waits its turn for the local model), ``Pulse``
+(nothing new: the stream is alive), and last ``Done`` (the finished ``Answer`` or ``Comparison``). A stream that
+ends without an answer worth quoting (nothing found) has no ``Evidence``.
+
+A stream never goes quiet for more than about a second while it waits (for its turn, for the model to read its
+prompt, for a follow-up's rewrite): it yields a ``Pulse`` (or ``Queued`` again), so whoever consumes it gets control
+back and can notice that its reader went away (a closed browser tab, an aborted fetch, the 停止 button) and close the
+stream. Closing it stops the work at once: the LLM stops at its next token and its slot is free. Every consumer
+closes the stream it iterates when it is itself closed (``follow`` here; web/streams.py for the JSON API; the chat's
+handlers).
 Consumers never sort events by type: ``follow(stream)`` folds each into a ``Reply`` (the answer as far as it has
 come) and yields it, and the CLI, the JSON API and the UI render the reply; the API sends ``reply.event.as_json()``
 as its NDJSON line. Each event says how it changes a reply (``apply``) and what its line is (``as_json``), so a new
@@ -81,7 +88,18 @@ class Done:
         return {self.result.kind: self.result.as_json()}
 
 
-Event = Evidence | Delta | Queued | Done
+@dataclass(frozen=True)
+class Pulse:
+    """Nothing new to show; the stream is alive (see the module doc). No NDJSON line."""
+
+    def apply(self, reply: Reply) -> None:
+        pass
+
+    def as_json(self) -> None:
+        return None
+
+
+Event = Evidence | Delta | Queued | Pulse | Done
 
 
 @dataclass
@@ -105,10 +123,20 @@ class Reply:
 
 
 def follow(stream: Iterable[Event]) -> Iterator[Reply]:
-    """The reply after each event of ``stream`` (one ``Reply``, updated in place)."""
+    """The reply after each event of ``stream`` (one ``Reply``, updated in place). Closing it closes ``stream``."""
     reply = Reply()
-    for event in stream:
-        yield reply.add(event)
+    try:
+        for event in stream:
+            yield reply.add(event)
+    finally:
+        close(stream)
+
+
+def close(stream: Iterable) -> None:
+    """Close a stream (a generator) that its reader gave up on; anything else is left alone."""
+    closing = getattr(stream, "close", None)
+    if closing is not None:
+        closing()
 
 
 def collect(stream: Iterable[Event]) -> Reply:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from answer.citations import MARKER
+from answer.errors import BadInput
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?:篇|个|份)(?:讲话)?")
@@ -52,21 +53,19 @@ def parse_history(history: Sequence[Mapping] | None, max_turns: int | None = Non
     SPEECHES_MAX_HISTORY_* settings: only the last turns matter, and every character costs)."""
     history = list(history or [])
     if max_turns is not None and len(history) > max_turns:
-        raise ValueError(f"the history has {len(history)} messages; at most {max_turns} are accepted "
-                         "(SPEECHES_MAX_HISTORY_TURNS): send the most recent ones")
+        raise BadInput("history_turns", count=len(history), limit=max_turns)
     turns, chars = [], 0
     for i, item in enumerate(history):
         if not isinstance(item, Mapping):
-            raise ValueError(f"history item {i} must be an object with 'role' and 'content'")
+            raise BadInput("history", index=i, problem="must be an object with 'role' and 'content'")
         role, content = item.get("role"), item.get("content")
         if role not in ROLES:
-            raise ValueError(f"history item {i} has role {role!r}; use 'user' or 'assistant'")
+            raise BadInput("history", index=i, problem=f"has role {role!r}; use 'user' or 'assistant'")
         if not isinstance(content, str):
-            raise ValueError(f"history item {i} has no text 'content'")
+            raise BadInput("history", index=i, problem="has no text 'content'")
         chars += len(content)
         if max_chars is not None and chars > max_chars:
-            raise ValueError(f"the history holds over {max_chars} characters (SPEECHES_MAX_HISTORY_CHARS): send "
-                             "the most recent messages that fit")
+            raise BadInput("history_chars", limit=max_chars)
         cited = [c.get("speech_id") for c in item.get("citations") or [] if isinstance(c, Mapping)]
         turns.append(Turn(role, content, [s for s in cited if isinstance(s, str)]))
     return turns

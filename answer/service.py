@@ -32,18 +32,19 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from langchain_core.output_parsers import StrOutputParser
-
 import prompts
 from answer import context as ctx
 from answer import contrast, evidence, followup, verify
 from answer.citations import add_missing_markers, resolve_markers, sentences
-from answer.events import Delta, Done, Event, Evidence, Queued, Reply, collect
+from answer.errors import BadInput
+from answer.events import Delta, Done, Event, Evidence, Pulse, Queued, Reply, close, collect
 from answer.llm.errors import LLMTimeout, LLMUnavailable
 from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
-from ingest.store import SpeechStore, UnknownSpeechError, open_store, passage_id, split_passage_id
+from ingest.store import (SpeechStore, StoredSpeech, UnknownSpeechError, open_store, passage_id, speech_labels,
+                          split_passage_id)
+from ingest.writer import LibraryWriter
 from retriever import named
 from retriever.named import NamedRetrieval
 from retriever.search import Filters, Retriever
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 _UNSET = object()
 KEYS = "ABCDEFGH"  # the speeches of a per-speech answer
 PART_QUOTES = 2  # quotes per speech in an answer about several speeches, and in a comparison
+PULSE_S = 1.0  # longest quiet spell of a waiting stream (answer/events.py)
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,11 @@ class LLMQueue:
         with self._changed:
             return len(self._waiting)
 
-    def turn(self) -> Iterator[Queued]:
+    def turn(self) -> Iterator[Queued | Pulse]:
         """Wait for a slot, yielding ``Queued`` when this request's position changes (nothing when a slot is
-        free at once). When it returns, the caller holds a slot and must ``release()`` it. Closing it while it
-        waits leaves the queue."""
+        free at once) and a ``Pulse`` at least every ``PULSE_S`` meanwhile, so a reader that went away is noticed
+        (answer/events.py). When it returns, the caller holds a slot and must ``release()`` it. Closing it while
+        it waits leaves the queue."""
         ticket = object()
         with self._changed:
             self._waiting.append(ticket)
@@ -97,11 +100,11 @@ class LLMQueue:
                         self._changed.notify_all()
                         return
                     now = Queued(self._waiting.index(ticket) + 1, len(self._waiting))
-                    if shown is not None and now.position == shown.position:
-                        self._changed.wait(timeout=5)
-                        continue
+                yield Pulse() if now == shown else now
                 shown = now
-                yield now
+                with self._changed:
+                    if not (self._waiting[0] is ticket and self._busy < self.slots):
+                        self._changed.wait(timeout=PULSE_S)
         finally:
             with self._changed:
                 if ticket in self._waiting:
@@ -121,6 +124,7 @@ class Assistant:
         self.language = settings.language
         self.store = store or open_store(settings)
         self.retriever = retriever or Retriever(self.store, settings)
+        self.writer = LibraryWriter(self.store, settings)  # this process's writes, one at a time
         self._llm = llm
         self._load_lock = threading.Lock()
         # the in-process model answers one request at a time: queue here, where the wait can be shown and is not
@@ -144,9 +148,12 @@ class Assistant:
     def backend(self) -> str:
         return self.settings.llm
 
-    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[Delta | Queued]:
-        chain = prompts.load(prompt_name, self.language) | self.llm | StrOutputParser()
-        queue, holding = self.llm_queue, False
+    def _stream_llm(self, prompt_name: str, values: Mapping[str, str]) -> Iterator[Delta | Queued | Pulse]:
+        """The LLM's answer to a prompt, piece by piece, after waiting for its turn. An empty piece (the local
+        model reporting its progress through the prompt) is a ``Pulse``. Closed early (its reader went away), it
+        closes the model's stream, which stops the generation, and gives up its turn."""
+        messages = prompts.load(prompt_name, self.language).invoke(dict(values))
+        queue, holding, pieces, stream = self.llm_queue, False, 0, None
         try:
             if queue is not None:
                 turn = queue.turn()
@@ -155,14 +162,26 @@ class Assistant:
                 finally:
                     turn.close()
                 holding = True
-            for piece in chain.stream(dict(values)):
-                yield Delta(piece)
+            # the model's own stream, not a ``prompt | llm | parser`` chain: LangChain's RunnableSequence swallows
+            # the close of its stream and leaves the model's to the garbage collector (an OpenAI-compatible server
+            # then kept generating for a client long gone), while the chat model's stream closes at once
+            stream = self.llm.stream(messages)
+            for chunk in stream:
+                piece = chunk.text
+                pieces += bool(piece)
+                yield Delta(piece) if piece else Pulse()
+            stream = None
+        except GeneratorExit:
+            log.info("LLM %s stopped after %d pieces: its reader went away", prompt_name, pieces)
+            raise
         except LLMUnavailable:
             raise
         except Exception as error:  # a backend bug must reach the user as a message, not a traceback
             log.exception("the LLM failed")
             raise LLMUnavailable(f"The LLM failed while answering: {error}") from error
         finally:
+            if stream is not None:
+                close(stream)  # stops the generation at its next token
             if holding:
                 queue.release()
 
@@ -177,8 +196,9 @@ class Assistant:
                    years: tuple[int | None, int | None] | None = None) -> Iterator[Event]:
         question = _text(question, "question", self.settings.max_question_chars)
         turns = followup.parse_history(history, self.settings.max_history_turns, self.settings.max_history_chars)
-        filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years))
         speeches = {s.id: s for s in self.store.list_speeches()}
+        filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years),
+                          exclude=None if speech_ids else samples_aside(speeches.values()))
         for sid in filters.speech_ids or []:
             if sid not in speeches:
                 raise UnknownSpeechError(sid)
@@ -188,8 +208,8 @@ class Assistant:
             return
 
         answer = Answer(question, question, "", False, backend=self.backend)
-        standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()},
-                                               answer)
+        standalone, filters = yield from self._standalone(question, turns, filters,
+                                                          {s: r.title for s, r in speeches.items()}, answer)
         retrieval = self._retrieve(standalone, self.settings.answer_passages, filters)
         titles = [speeches[sid].title for sid in retrieval.named if sid in speeches]  # the speeches it names
         asked, answer.standalone_question = standalone, ctx.naming(standalone, titles)
@@ -228,7 +248,10 @@ class Assistant:
         yield Done(answer)
 
     def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters, titles: Mapping[str, str],
-                    result: Answer) -> tuple[str, Filters]:
+                    result: Answer) -> Iterator[Queued | Pulse]:
+        """(the standalone question, the filters), returned after the events of a rewrite by the LLM: its turn
+        in the queue, and pulses while it writes (the rewrite itself is not shown). The LLM down, the question is
+        joined to the topic in code and ``result`` is marked degraded."""
         if not followup.is_followup(question, turns):
             return question, filters
         mentioned = followup.mentioned_speeches(turns, titles)
@@ -252,8 +275,12 @@ class Assistant:
                 "speeches": listed or phrase(self.language, "none"),
                 "question": question,
             }
+            said = Reply()
             try:
-                standalone = followup.clean_rewrite(collect(self._stream_llm("rewrite", values)).text, question)
+                for event in self._stream_llm("rewrite", values):
+                    yield event if isinstance(event, Queued) else Pulse()
+                    said.add(event)
+                standalone = followup.clean_rewrite(said.text, question)
             except LLMUnavailable as error:  # the question is joined to the topic in code instead
                 self._degrade(result, error)
         if standalone and referenced:
@@ -399,7 +426,7 @@ class Assistant:
         topic = _text(topic, "topic", self.settings.max_question_chars)
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
-            raise ValueError(f"pick two different speeches to compare (both are {speech_a!r})")
+            raise BadInput("same_speech", speech=speech_a)
         parts = []
         for key, record in records.items():
             found = self.retriever.retrieve(topic, k=self.settings.compare_passages,
@@ -419,30 +446,46 @@ class Assistant:
 
     # -- the library --------------------------------------------------------------------------------------------
 
-    def topic_strength(self, topic: str, depth: int = 200) -> list[dict]:
+    def topic_strength(self, topic: str, depth: int = 200, chosen: Sequence[str] = ()) -> list[dict]:
         """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
         ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
-        speech, so the chart costs the same as a question."""
+        speech, so the chart costs the same as a question. The samples are left out once the library holds other
+        speeches, unless ``chosen`` (the compared speeches) names them."""
         topic = _text(topic, "topic", self.settings.max_question_chars)
+        listed = self.store.list_speeches()
+        aside = set(samples_aside(listed) or ()) - set(chosen)
         best: dict[str, float] = {}
-        found = self.retriever.retrieve(topic, k=depth)
+        found = self.retriever.retrieve(topic, k=depth, filters=Filters(exclude=sorted(aside)) if aside else None)
         for p in found.passages:
             score = self.retriever.keyword.coverage(found.question, f"{p.title}\n{p.text}")
             best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
+        labels = speech_labels(listed)
         return [
-            {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year,
+            {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "label": labels[s.id],
              "score": round(best.get(s.id, 0.0), 4)}
-            for s in self.store.list_speeches()
+            for s in listed if s.id not in aside
         ]
 
     def ingest(self, paths: Iterable[Path]):
-        from ingest.pipeline import Ingestor
+        return self.writer.ingest(list(paths))
 
-        return Ingestor(self.store, self.settings).run(list(paths))
+    def ingest_staged(self, staged: Path, final: Path, on_stored):
+        """An upload (web/uploads.py): ``LibraryWriter.ingest_staged``."""
+        return self.writer.ingest_staged(staged, final, on_stored)
 
-    def delete(self, speech_id: str) -> None:
+    def delete(self, speech_id: str, then=lambda: None) -> None:
+        """Delete a speech, then (still holding the write lock) ``then``: the upload removes its file."""
         self.store.get_speech(speech_id)  # UnknownSpeechError names the id
-        self.store.delete_speech(speech_id)
+        self.writer.delete(speech_id, then)
+
+
+def samples_aside(speeches: Iterable[StoredSpeech]) -> list[str] | None:
+    """The sample speeches to leave out of answers and charts not asked about them explicitly: all of them once the
+    library holds a speech of the user's own, none before (a first run answers from the samples)."""
+    speeches = list(speeches)
+    if all(s.is_sample for s in speeches):
+        return None
+    return [s.id for s in speeches if s.is_sample] or None
 
 
 # Characters that show nothing although Unicode calls them letters or symbols (fillers, the braille blank).
@@ -451,21 +494,20 @@ YEARS = (1900, 2100)
 
 
 def _text(value: str, name: str, limit: int) -> str:
-    """The question or topic, stripped; ValueError when it is not text, shows nothing (blank, zero-width and
+    """The question or topic, stripped; BadInput when it is not text, shows nothing (blank, zero-width and
     other invisible characters only), holds unpaired surrogates, or is over ``limit`` characters
     (SPEECHES_MAX_QUESTION_CHARS)."""
     if not isinstance(value, str):
-        raise ValueError(f"the {name} must be text")
+        raise BadInput("not_text", what=name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"the {name} holds invalid characters (unpaired UTF-16 surrogates)") from None
+        raise BadInput("surrogates", what=name) from None
     value = value.strip()
     if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANK_LOOKALIKES for c in value):
-        raise ValueError(f"the {name} is empty (nothing but blank or invisible characters)")
+        raise BadInput("empty", what=name)
     if len(value) > limit:
-        raise ValueError(f"the {name} is too long ({len(value)} characters; at most {limit}, "
-                         "SPEECHES_MAX_QUESTION_CHARS)")
+        raise BadInput("too_long", what=name, length=len(value), limit=limit)
     return value
 
 
@@ -474,9 +516,11 @@ def _years(years) -> tuple[int | None, int | None] | None:
         return None
     low, high = years
     low, high = (int(low) if low not in (None, "") else None, int(high) if high not in (None, "") else None)
+    if low is not None and high is not None and low > high:
+        raise BadInput("years_reversed", low=low, high=high)
     for year in (low, high):
         if year is not None and not YEARS[0] <= year <= YEARS[1]:
-            raise ValueError(f"years must lie between {YEARS[0]} and {YEARS[1]}, not {year}")
+            raise BadInput("year_range", low=YEARS[0], high=YEARS[1], year=year)
     return low, high
 
 

@@ -1,6 +1,12 @@
 """Load: concurrent simulated users against the running app, over HTTP on loopback.
 
     python bench/load.py [--llm extractive|local|openai] [--users 20] [--seconds 60] [--grace 30] [--data-dir DIR]
+    python bench/load.py --heavy 10 [--short-runs 30]
+
+``--heavy N`` measures instead whether heavy questions stall the others: the median latency of a short question
+(``POST /api/ask``, one after another, ``--short-runs`` of them) alone, then while N users ask 2,000-character
+questions (a seed speech's text, pasted, and a question) without pause; the ratio of the two is the figure
+(target: at most 2). Both medians come from the same run of the same app.
 
 It starts ``python app.py`` itself (``SPEECHES_PORT`` = a free port, ``SPEECHES_DATA_DIR`` = DIR or a temporary
 folder; an empty library gets the sample speeches on the first run; ``SPEECHES_MODEL_DIR`` and the other
@@ -201,6 +207,67 @@ def summarise(rows: list[dict]) -> dict:
     return {k: v for k, v in out.items() if v is not None or k.startswith(("latency", "queue"))}
 
 
+SEED = ROOT.parent / "shared" / "speeches" / "seed" / "002_d5a8c33760b2f744.txt"
+SHORT = "今年全市经济增长的预期目标是多少？"
+
+
+def heavy_question(n: int) -> str:
+    """2,000 characters: a stretch of a seed speech (a different one for each user) and a question about it."""
+    text = "".join(SEED.read_text(encoding="utf-8").split())
+    start = (n * 397) % max(1, len(text) - 1990)
+    return text[start:start + 1985] + "这段话讲的是什么？"
+
+
+def short_latencies(url: str, runs: int) -> list[float]:
+    out = []
+    with httpx.Client(timeout=300) as client:
+        for _ in range(runs):
+            started = time.monotonic()
+            response = client.post(url + "/api/ask", json={"question": SHORT})
+            response.raise_for_status()
+            out.append(time.monotonic() - started)
+    return out
+
+
+def heavy_run(url: str, users: int, runs: int) -> dict:
+    """The ``--heavy`` figure (module doc)."""
+    alone = short_latencies(url, runs)
+    stop = threading.Event()
+    heavy: list[float] = []
+    errors: list[str] = []
+
+    def user(n: int) -> None:
+        question = heavy_question(n)
+        with httpx.Client(timeout=600) as client:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    response = client.post(url + "/api/ask", json={"question": question})
+                except httpx.HTTPError as error:
+                    errors.append(f"{type(error).__name__}: {error}")
+                    continue
+                if response.status_code != 200:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:100]}")
+                else:
+                    heavy.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    for t in threads:
+        t.start()
+    time.sleep(3)  # every heavy user has a question in flight
+    loaded = short_latencies(url, runs)
+    stop.set()
+    for t in threads:
+        t.join()
+    return {"heavy_users": users, "short_runs": runs,
+            "short_alone_p50_s": round(statistics.median(alone), 3),
+            "short_loaded_p50_s": round(statistics.median(loaded), 3),
+            "short_loaded_p95_s": percentile(loaded, 95),
+            "ratio_p50": round(statistics.median(loaded) / statistics.median(alone), 2),
+            "heavy_answered": len(heavy), "heavy_p50_s": percentile(heavy, 50), "errors": len(errors),
+            "error_samples": errors[:3]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--llm", default="extractive", choices=["extractive", "local", "openai"])
@@ -210,7 +277,12 @@ def main() -> int:
     parser.add_argument("--gradio-users", type=int, help="how many users go through the Gradio queue "
                         "(default: half)")
     parser.add_argument("--data-dir", type=Path, help="the app's data dir (default: a temporary one)")
+    parser.add_argument("--heavy", type=int, metavar="N", help="measure a short question alone and beside N users "
+                        "asking 2,000-character questions (module doc)")
+    parser.add_argument("--short-runs", type=int, default=30)
     args = parser.parse_args()
+    if args.heavy:
+        return heavy_main(args)
 
     from gradio_client import Client
 
@@ -267,6 +339,25 @@ def main() -> int:
     if report["error_samples"]:
         print("errors, e.g.: " + " | ".join(report["error_samples"]), file=sys.stderr)
         print(f"the app's log:\n{log_path.read_text(errors='replace')[-6000:]}", file=sys.stderr)
+    print(json.dumps(report, ensure_ascii=False))
+    if not args.data_dir:
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+def heavy_main(args) -> int:
+    home = Path(tempfile.mkdtemp(prefix="bench-heavy-"))
+    data_dir = args.data_dir.resolve() if args.data_dir else home / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process, url = start_app(data_dir, args.llm, home / "app.log")
+    try:
+        short_latencies(url, 3)  # warm: the keyword index, the embedding model
+        report = {"llm": args.llm, **heavy_run(url, args.heavy, args.short_runs), "cpus": os.cpu_count()}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    print(f"a short question: {report['short_alone_p50_s']} s alone, {report['short_loaded_p50_s']} s beside "
+          f"{args.heavy} users asking 2,000-character questions (ratio {report['ratio_p50']})", file=sys.stderr)
     print(json.dumps(report, ensure_ascii=False))
     if not args.data_dir:
         shutil.rmtree(home, ignore_errors=True)

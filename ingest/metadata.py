@@ -51,9 +51,12 @@ def is_speech_file(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def load_speech(path: Path, taken_ids: set[str] | None = None, limits: ReadLimits | None = None) -> Speech:
-    """Read ``path`` into a ``Speech`` (within ``limits``); the id chosen is added to ``taken_ids``."""
+def load_speech(path: Path, taken_ids: set[str] | None = None, limits: ReadLimits | None = None,
+                source: Path | None = None) -> Speech:
+    """Read ``path`` into a ``Speech`` (within ``limits``); the id chosen is added to ``taken_ids``. With
+    ``source``, the speech is named and sourced as if read from there (an upload read before it takes its place)."""
     path = Path(path)
+    source = Path(source) if source is not None else path
     sidecar = sidecar_path(path)
     fields = read_sidecar(sidecar) if sidecar else {}
     speech_text = read_speech_text(path, limits=limits)
@@ -62,7 +65,7 @@ def load_speech(path: Path, taken_ids: set[str] | None = None, limits: ReadLimit
     date, year = _date_from(fields, sidecar) if sidecar else (None, None)
     if year is None:
         date, year = _speech_date(title, text) or (None, None)
-    speech_id = unique_speech_id(fields.pop("id", None) or path.stem, taken_ids if taken_ids is not None else set())
+    speech_id = unique_speech_id(fields.pop("id", None) or source.stem, taken_ids if taken_ids is not None else set())
     found = read_occasion(title, text)
     read = {"place": found.place, "kind": found.kind, "session": found.session.text() if found.session else None}
     extra = {**{name: value for name, value in read.items() if value}, **fields}  # the sidecar's fields win
@@ -70,7 +73,7 @@ def load_speech(path: Path, taken_ids: set[str] | None = None, limits: ReadLimit
         id=speech_id,
         title=title,
         text=text,
-        source=str(path),
+        source=str(source),
         date=date,
         year=year,
         speaker=extra.pop("speaker", None) or found.speaker,

@@ -27,6 +27,7 @@ reconnects by itself on the next call, so it is a passing error.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -94,6 +95,14 @@ class UnknownSpeechError(KeyError):
         return f"no speech with id {self.args[0]!r} in the library"
 
 
+SAMPLE_FIELD = "sample"  # extra field of the sample speeches (samples/*.meta.json): "true"
+_INTERNAL_FIELDS = ("version", "file_sha256", "chunking", "text_sha256")
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class StoredSpeech:
     """A speech record as listed: metadata without the text (``SpeechStore.speech_text`` fetches that)."""
@@ -113,9 +122,15 @@ class StoredSpeech:
     extra: dict[str, str]
 
     chunking: str
+    text_sha256: str = ""  # of the normalised text: two records with the same one are the same speech
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("version", "file_sha256", "chunking")}
+        return {k: v for k, v in self.__dict__.items() if k not in _INTERNAL_FIELDS}
+
+    @property
+    def is_sample(self) -> bool:
+        """One of the sample speeches the app adds to an empty library (marked in their sidecars)."""
+        return self.extra.get(SAMPLE_FIELD) == "true"
 
     def to_speech(self, text: str) -> Speech:
         return Speech(self.id, self.title, text, self.source, self.date, self.year, self.speaker, self.occasion,
@@ -124,6 +139,21 @@ class StoredSpeech:
     def passage_ids(self) -> list[str]:
         """The ids of this version's passages, in order (orders run 0..passages-1)."""
         return [passage_id(self.id, self.version, order) for order in range(self.passages)]
+
+
+def speech_labels(speeches: Iterable[StoredSpeech]) -> dict[str, str]:
+    """Speech id -> how every list and dropdown names it: the title and date, plus the id where those repeat (two
+    speeches of one title and date must still be told apart). The one label function of the project."""
+    speeches = list(speeches)
+    base = {s.id: s.title + (f"（{s.date}）" if s.date else "") for s in speeches}
+    repeated = {label for label, count in collections.Counter(base.values()).items() if count > 1}
+    return {sid: f"{label} · {sid}" if label in repeated else label for sid, label in base.items()}
+
+
+def listing_json(speeches: Sequence[StoredSpeech]) -> list[dict]:
+    """The speech list as ``python -m ingest --list --json`` and ``GET /api/speeches`` give it."""
+    labels = speech_labels(speeches)
+    return [{**s.as_dict(), "label": labels[s.id]} for s in speeches]
 
 
 @dataclass(frozen=True)
@@ -273,6 +303,14 @@ class SpeechStore:
         with _guard(*_location(client)):
             cls._reset_passages(client)
 
+    def reset_all_passages(self) -> None:
+        """``reset_passages`` on this open library (the running app's --reindex): it keeps working on the new,
+        empty passages collection while the speeches are re-embedded."""
+        where, server = _location(self._client)
+        with _guard(where, server):
+            self._reset_passages(self._client)
+            self._passages = _Guarded(self._open_passages(None), where, server)
+
     @staticmethod
     def _reset_passages(client: ClientAPI) -> None:
         if PASSAGES in {c.name for c in client.list_collections()}:
@@ -343,6 +381,33 @@ class SpeechStore:
 
     def _bump(self) -> None:
         self._library.upsert(ids=["state"], embeddings=[_NO_VECTOR], metadatas=[{"generation": uuid.uuid4().hex}])
+
+    def text_owners(self) -> dict[str, str]:
+        """sha256 of a speech's normalised text -> the id of the (first listed) speech holding that text. Records
+        written before texts were hashed get their hash now, once (their text read, the hash stored)."""
+        owners: dict[str, str] = {}
+        unhashed = []
+        for speech in self.list_speeches():
+            if speech.text_sha256:
+                owners.setdefault(speech.text_sha256, speech.id)
+            else:
+                unhashed.append(speech.id)
+        for batch in _batches(unhashed, 100):
+            got = self._speeches.get(ids=list(batch), include=["documents"])
+            hashes = [text_sha256(doc) for doc in got["documents"]]
+            if got["ids"]:
+                self._speeches.update(ids=got["ids"], metadatas=[{"text_sha256": h} for h in hashes])
+            for speech_id, digest in zip(got["ids"], hashes):
+                owners.setdefault(digest, speech_id)
+        return owners
+
+    def flag(self, name: str) -> str:
+        """A library-wide note kept with the library (``set_flag``); "" when never set."""
+        got = self._library.get(ids=[f"flag:{name}"], include=["metadatas"])
+        return got["metadatas"][0].get("value", "") if got["ids"] else ""
+
+    def set_flag(self, name: str, value: str) -> None:
+        self._library.upsert(ids=[f"flag:{name}"], embeddings=[_NO_VECTOR], metadatas=[{"value": value}])
 
     def get_speech(self, speech_id: str) -> StoredSpeech:
         got = self._speeches.get(ids=[speech_id], include=["metadatas"])
@@ -561,6 +626,7 @@ def _record_meta(speech: Speech, passages: int, version: str, chunking: str, fil
             "version": version,
             "chunking": chunking,
             "file_sha256": file_sha256,
+            "text_sha256": text_sha256(speech.text),
             "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "extra": json.dumps(speech.extra, ensure_ascii=False),
         }
@@ -583,6 +649,7 @@ def _stored(speech_id: str, meta: dict) -> StoredSpeech:
         ingested_at=meta.get("ingested_at", ""),
         extra=json.loads(meta.get("extra") or "{}"),
         chunking=meta.get("chunking", ""),
+        text_sha256=meta.get("text_sha256", ""),
     )
 
 

@@ -49,6 +49,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 import unicodedata
 import uuid
@@ -164,6 +165,7 @@ class KeywordIndex:
         self._snap = snapshot or _Snapshot.empty()
         self._unsaved = False
         self._synced = ""  # the library generation this index last matched
+        self._sync_lock = threading.Lock()  # one sync at a time; searches read a snapshot and never wait
 
     @classmethod
     def open(cls, folder: Path) -> KeywordIndex:
@@ -184,6 +186,12 @@ class KeywordIndex:
         generation = store.generation()
         if generation and generation == self._synced and not self._unsaved:
             return False  # nothing was written to the library since the last sync
+        with self._sync_lock:  # a search waits for a sync under way: it would search without the new speech
+            if generation and generation == self._synced and not self._unsaved:
+                return False  # another thread synced meanwhile
+            return self._sync(store, generation)
+
+    def _sync(self, store: SpeechStore, generation: str) -> bool:
         listed = store.list_speeches()
         wanted = {s.id: s.version for s in listed}
         snap = self._snap

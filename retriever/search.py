@@ -85,6 +85,7 @@ class Filters:
     speech_ids: Sequence[str] | None = None
     years: tuple[int | None, int | None] | None = None  # inclusive; None on a side = open
     where: Mapping[str, str | int] | None = None  # speech metadata field -> required value
+    exclude: Sequence[str] | None = None  # speeches left out (the samples, once the library has others)
 
     def __post_init__(self) -> None:
         if self.years is not None:
@@ -93,7 +94,7 @@ class Filters:
                 raise ValueError(f"year range is reversed: {low} > {high}")
 
     def is_empty(self) -> bool:
-        return not (self.speech_ids or self.years or self.where)
+        return not (self.speech_ids or self.years or self.where or self.exclude)
 
     def allowed(self, speeches: Mapping[str, StoredSpeech]) -> set[str]:
         chosen = set(speeches)
@@ -110,6 +111,7 @@ class Filters:
                 and (low is None or speeches[s].year >= low)
                 and (high is None or speeches[s].year <= high)
             }
+        chosen -= set(self.exclude or ())
         for name, value in (self.where or {}).items():
             known = name in _SPEECH_FIELDS or any(name in speeches[s].extra for s in speeches)
             if not known:
@@ -123,7 +125,10 @@ def _field(speech: StoredSpeech, name: str):
 
 
 class Retriever:
-    """Safe to share between threads: one retrieval runs at a time (the keyword index syncs itself on read)."""
+    """Safe to share between threads, and retrievals run side by side: nothing is locked but what changes, each
+    behind its own lock: the per-generation speech maps here (``_library``), the keyword index's sync
+    (``KeywordIndex.sync``), the vector cache (``_VectorCache``), the embedding model (ingest/embeddings.py). A
+    search reads one immutable keyword snapshot. What one question costs is bounded by SPEECHES_MAX_QUERY_CHARS."""
 
     def __init__(self, store: SpeechStore, settings: Settings, keyword: KeywordIndex | None = None) -> None:
         self.store = store
@@ -131,7 +136,7 @@ class Retriever:
         self.keyword = keyword or KeywordIndex.open(settings.data_dir / "keyword")
         self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str]] | None = None
         self._vectors = _VectorCache(VECTOR_CACHE_BYTES)
-        self._lock = threading.Lock()
+        self._library_lock = threading.Lock()
 
     def retrieve(
         self,
@@ -141,8 +146,7 @@ class Retriever:
         mode: Mode = "hybrid",
         filters: Filters | None = None,
     ) -> Retrieval:
-        with self._lock:
-            return self._retrieve(question, k, mode, filters)
+        return self._retrieve(question, k, mode, filters)
 
     def as_langchain(self, *, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None):
         """This retriever as a LangChain ``BaseRetriever``: ``invoke(question)`` gives ``Document``s (the passage
@@ -212,12 +216,17 @@ class Retriever:
         )
 
     def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str]]:
-        """Speech id -> record and -> current version, rebuilt only when the library's generation changes."""
+        """Speech id -> record and -> current version, rebuilt only when the library's generation changes (by one
+        thread; the others wait for it rather than list the library too)."""
         generation = self.store.generation()
-        if self._cached is None or self._cached[0] != generation or not generation:
-            listed = self.store.list_speeches()
-            self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed})
-        return self._cached[1], self._cached[2]
+        cached = self._cached
+        if cached is None or cached[0] != generation or not generation:
+            with self._library_lock:
+                cached = self._cached
+                if cached is None or cached[0] != generation or not generation:
+                    listed = self.store.list_speeches()
+                    cached = self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed})
+        return cached[1], cached[2]
 
     def retrieve_per_speech(self, question: str, speech_ids: Sequence[str], *, k: int = 3) -> dict[str, Retrieval]:
         """The best passages within each of the given speeches, searched separately (for comparisons)."""

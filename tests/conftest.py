@@ -114,14 +114,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout: float = 180) -> None:
+def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout: float = 180,
+              headers: dict | None = None) -> None:
     """Wait until ``GET url`` answers 200; fail the test, with the end of the log, if the process exits first."""
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             pytest.fail(f"{what} exited with {process.returncode}: {log.read_text(errors='replace')[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -224,6 +225,23 @@ class FakeHTTPServer:
         self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def streamed_chat(pieces: list[str]):
+    """A ``FakeHTTPServer`` reply: an OpenAI chat completion of ``pieces``, streamed as server-sent events."""
+    import json
+
+    def reply(handler, server) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        for piece in pieces:
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fake",
+                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            handler.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        handler.wfile.write(b"data: [DONE]\n\n")
+
+    return reply
 
 
 @pytest.fixture(scope="session")

@@ -71,3 +71,4 @@ def test_another_backend_on_an_existing_library_exits_2_with_the_fix(tmp_path):
     assert done.returncode == 2 and "python -m ingest --reindex" in done.stderr and "Traceback" not in done.stderr
     rebuilt = run_ingest(tmp_path, "--reindex", "--quiet", SPEECHES_EMBEDDING=f"st:{minilm_folder()}")
     assert rebuilt.returncode == 0 and "reindexed 1" in rebuilt.stdout, rebuilt.stderr
+

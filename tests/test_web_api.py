@@ -13,6 +13,7 @@ from web_fakes import CITY, COUNTY, FakeAssistant
 
 from answer.llm.errors import LLMUnavailable
 from answer.types import Answer, Citation, Comparison, SpeechSide
+from ingest.store import listing_json
 from settings import Settings
 from web import render
 from web.api import AnswerOut, ComparisonOut, SpeechOut
@@ -44,7 +45,7 @@ def ndjson(response) -> list[dict]:
 def test_speeches_are_listed_as_ingest_list_json(client, assistant):
     response = client.get("/api/speeches")
     assert response.status_code == 200
-    assert response.json() == [s.as_dict() for s in assistant.store.list_speeches()]
+    assert response.json() == listing_json(assistant.store.list_speeches())
 
 
 def test_ask_returns_the_answer_json_of_the_cli(client, assistant):
@@ -96,18 +97,24 @@ def test_one_speech_with_its_text_and_the_topic_chart_data(client, assistant):
 @pytest.mark.parametrize(
     "body, status, words",
     [
-        ({"question": "   "}, 400, "the question is empty"),
-        ({"question": "增长？", "years": [2025, 2020]}, 400, "reversed"),
+        ({"question": "   "}, 400, "请输入问题。"),
+        ({"question": "增长？", "years": [2025, 2020]}, 400, "年份范围颠倒了：起始年份 2025 晚于截止年份 2020。"),
         ({"question": "增长？", "speech_ids": ["no-such-speech"]}, 404, "no-such-speech"),
-        ({"question": 5}, 400, "question"),
-        ({}, 400, "question"),
+        ({"question": 5}, 400, "请求有误：question 的类型不对。"),
+        ({}, 400, "请求有误：缺少 question。"),
     ],
 )
 def test_bad_input_is_a_400_or_404_with_a_message(client, body, status, words):
+    """One line in the UI's language, naming what was wrong (issue 12, item 8)."""
     response = client.post("/api/ask", json=body)
     assert response.status_code == status
     assert words in response.json()["error"]
-    assert "Traceback" not in response.text
+    assert "Traceback" not in response.text and "the question" not in response.text
+
+
+def test_malformed_json_is_said_plainly(client):
+    response = client.post("/api/ask", content=b'{"question": "x",,}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json() == {"error": "请求有误：请求体不是有效的 JSON。"}
 
 
 def test_an_unreachable_llm_is_a_503_and_ends_a_stream_with_an_error_line(client, assistant):
@@ -115,7 +122,7 @@ def test_an_unreachable_llm_is_a_503_and_ends_a_stream_with_an_error_line(client
                                      "(SPEECHES_OPENAI_BASE_URL)")
     response = client.post("/api/ask", json={"question": "增长？"})
     assert response.status_code == 503
-    assert "SPEECHES_OPENAI_BASE_URL" in response.json()["error"]
+    assert response.json()["error"] == "回答服务暂时不可用，请稍后再试。"  # the URL and the setting: in the log
     lines = ndjson(client.post("/api/ask/stream", json={"question": "增长？"}))
     assert "evidence" in lines[0] and lines[1] == {"delta": "今年全市经济增长的预期目标是"}
     assert lines[-1]["status"] == 503 and "回答服务暂时不可用" in lines[-1]["error"]
@@ -158,8 +165,8 @@ def test_the_documented_schemas_match_what_the_answer_types_serialise():
     other = SpeechSide("B", COUNTY, "标题", None, False, [])
     ComparisonOut.model_validate(Comparison("t", side, other, "x[A1]", True, side.passages).as_json())
     assistant = FakeAssistant()
-    for speech in assistant.store.list_speeches():
-        SpeechOut.model_validate(speech.as_dict())
+    for speech in listing_json(assistant.store.list_speeches()):
+        SpeechOut.model_validate(speech)
 
 
 def test_openapi_documents_the_api_and_docs_are_our_own_page(client):
@@ -180,7 +187,8 @@ def test_embed_page_widget_script_and_styles_are_served_from_the_repo(client):
     assert 'src="app-static/embed.js"' in embed.text  # relative: works under a root path
     config = json.loads(embed.text.split('<script type="application/json" id="embed-config">')[1].split("</script>")[0])
     assert config == {"unverified_title": render.UNVERIFIED_TITLE, "unverified_hint": render.UNVERIFIED_HINT,
-                      "snippet_chars": render.SNIPPET_CHARS}  # the page's texts and lengths, defined once
+                      "snippet_chars": render.SNIPPET_CHARS,
+                      "stopped_note": render.STOPPED_NOTE}  # the page's texts and lengths, defined once
     widget = client.get("/widget.js")
     assert widget.headers["content-type"].startswith("text/javascript")
     assert widget.text == (STATIC / "widget.js").read_text(encoding="utf-8")
@@ -202,3 +210,11 @@ def test_the_gradio_ui_is_served_at_the_root(client):
     assert page.status_code == 200 and "gradio" in page.text.lower()
     config = client.get("/config").json()
     assert config["title"] == "讲话助手"
+
+
+@pytest.mark.parametrize("path", ["/embed", "/widget.js", "/widget.css", "/docs"])
+def test_head_answers_like_get(client, path):
+    got, head = client.get(path), client.head(path)
+    assert head.status_code == got.status_code == 200
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content)) and head.content == b""

@@ -150,8 +150,9 @@ def test_upload_names_are_reduced_to_one_safe_component(name, safe):
 
 @pytest.mark.parametrize("name", ["run.exe", "speech", "archive.tar.gz", "x.txt.sh", "../..", ".txt", "..txt"])
 def test_upload_types_are_limited_to_what_ingest_reads(name):
-    with pytest.raises(UploadRejected, match="不支持的文件类型"):
+    with pytest.raises(UploadRejected) as refused:
         safe_file_name(name)
+    assert refused.value.kind == "unsupported" and ".txt" in refused.value.values["supported"]
 
 
 def test_long_upload_names_are_cut(tmp_path):
@@ -162,11 +163,13 @@ def test_long_upload_names_are_cut(tmp_path):
 def test_uploads_land_in_the_uploads_dir_and_big_files_are_refused(tmp_path):
     source = tmp_path / "tmp-upload"
     source.write_bytes("同志们：\n今天开会。".encode())
-    saved = save_upload(source, "../../outside.txt", tmp_path / "data", max_mb=1)
-    assert saved == (tmp_path / "data" / "uploads" / "outside.txt").resolve()
+    staged, final = save_upload(source, "../../outside.txt", tmp_path / "data", max_mb=1)
+    assert final == (tmp_path / "data" / "uploads" / "outside.txt").resolve()
+    assert staged.parent.parent == final.parent / ".incoming" and staged.name == final.name
     source.write_bytes(b"x" * (1024 * 1024 + 1))
-    with pytest.raises(UploadRejected, match="上限 1 MB"):
+    with pytest.raises(UploadRejected) as refused:
         save_upload(source, "big.txt", tmp_path / "data", max_mb=1)
+    assert refused.value.kind == "too_big" and refused.value.values["limit"] == 1
 
 
 def test_each_upload_gets_its_own_result(tmp_path):
@@ -177,7 +180,8 @@ def test_each_upload_gets_its_own_result(tmp_path):
     results = ingest_uploads(FakeAssistant(), [(good, "会议.txt"), (empty, "空.txt"), (bad, "tool.exe")],
                              tmp_path / "data", max_mb=5)
     assert [(r.file, r.ok) for r in results] == [("会议.txt", True), ("空.txt", False), ("tool.exe", False)]
-    assert results[0].speech_id == "会议" and "holds no text" in results[1].message
+    assert results[0].speech_id == "会议" and results[1].message == "文件是空的，没有文字。"
+    assert results[2].message.startswith("不支持这种文件类型（.exe）；支持：")
     assert sorted(p.name for p in (tmp_path / "data" / "uploads").iterdir()) == ["会议.txt"]  # failures leave nothing
 
 

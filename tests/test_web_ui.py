@@ -200,7 +200,7 @@ def test_upload_reports_each_file_and_the_library_refreshes(on, tmp_path, monkey
     rows, cleared = on.upload([str(new), str(empty)], LIBRARIAN_REQUEST)
     assert cleared is None
     assert [row[:2] for row in rows] == [["2026-new.txt", "成功"], ["empty.txt", "失败"]]
-    assert rows[0][2] == "已添加：2026-new" and "holds no text" in rows[1][2]
+    assert rows[0][2] == "已添加：2026-new" and rows[1][2] == "文件是空的，没有文字。"
     new.write_text("新的讲话\n同志们：今天再开会。", encoding="utf-8")
     assert on.upload([str(new)], LIBRARIAN_REQUEST)[0] == [["2026-new.txt", "成功", "已更新：2026-new"]]
     table, speeches, *_ = on.refresh_library()
@@ -234,7 +234,7 @@ def test_library_writes_refuse_anyone_but_a_librarian(on, assistant, tmp_path, m
 
 def test_refresh_keeps_the_selections_that_still_exist(on, assistant):
     assistant.delete(COUNTY)
-    table, speech_filter, low, high, a, b, picked = on.refresh_library([CITY, COUNTY], "2024", "2025", COUNTY, CITY,
+    table, speech_filter, low, high, a, b, picked, samples = on.refresh_library([CITY, COUNTY], "2024", "2025", COUNTY, CITY,
                                                                       COUNTY)
     assert [row[0] for row in table["value"]] == [CITY]
     assert speech_filter["value"] == [CITY] and (a["value"], b["value"], picked["value"]) == (None, CITY, None)

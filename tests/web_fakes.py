@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from answer.errors import BadInput
 from answer.events import Delta, Done, Evidence, collect
 from answer.segments import Draft, Run, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
@@ -76,11 +77,11 @@ class FakeAssistant:
     def ask_stream(self, question, history=None, speech_ids=None, years=None):
         self.calls.append(("ask", question, history, speech_ids, years))
         if not isinstance(question, str) or not question.strip():
-            raise ValueError("the question is empty")
+            raise BadInput("empty", what="question")
         for speech_id in speech_ids or []:
             self.store.get_speech(speech_id)
         if years and years[0] and years[1] and years[0] > years[1]:
-            raise ValueError(f"year range is reversed: {years[0]} > {years[1]}")
+            raise BadInput("years_reversed", low=years[0], high=years[1])
         yield self.evidence()
         yield Delta("今年全市经济增长的预期目标是")
         if self.error:
@@ -103,7 +104,7 @@ class FakeAssistant:
     def compare_stream(self, speech_a, speech_b, topic):
         self.calls.append(("compare", speech_a, speech_b, topic))
         if not isinstance(topic, str) or not topic.strip():
-            raise ValueError("the topic is empty")
+            raise BadInput("empty", what="topic")
         self.store.get_speech(speech_a)
         self.store.get_speech(speech_b)
         yield Delta("各自的论述：")
@@ -116,24 +117,28 @@ class FakeAssistant:
     def compare(self, speech_a, speech_b, topic) -> Comparison:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
-    def topic_strength(self, topic: str) -> list[dict]:
-        return [{"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "score": 0.5}
-                for s in self.store.list_speeches()]
+    def topic_strength(self, topic: str, chosen=()) -> list[dict]:
+        return [{"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "label": s.title,
+                 "score": 0.5} for s in self.store.list_speeches()]
 
-    def ingest(self, paths) -> IngestReport:
+    def ingest_staged(self, staged: Path, final: Path, on_stored) -> IngestReport:
+        """As ingest/pipeline.py would: a file read as ``final``; ``on_stored`` once its speech is stored."""
         report = IngestReport()
-        for path in map(Path, paths):
-            text = path.read_bytes().decode("utf-8", errors="replace").strip()
-            if not text:
-                report.failed.append((str(path), "the file holds no text"))
-                continue
-            speech_id = path.stem
+        text = Path(staged).read_bytes().decode("utf-8", errors="replace").strip()
+        speech_id = Path(final).stem
+        if not text:
+            report.failed.append((str(final), "file is empty"))
+        elif any(t == text for sid, t in self.store.texts.items() if sid != speech_id):
+            report.duplicates.append((str(final), next(sid for sid, t in self.store.texts.items() if t == text)))
+        else:
             updated = speech_id in self.store.records
             self.store.texts[speech_id] = text
-            self.store.records[speech_id] = stored(speech_id, text, text.splitlines()[0], None, str(path))
+            self.store.records[speech_id] = stored(speech_id, text, text.splitlines()[0], None, str(final))
             (report.updated if updated else report.added).append(speech_id)
+        on_stored(report)
         return report
 
-    def delete(self, speech_id: str) -> None:
+    def delete(self, speech_id: str, then=lambda: None) -> None:
         self.store.get_speech(speech_id)
         del self.store.records[speech_id]
+        then()

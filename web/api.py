@@ -16,7 +16,6 @@ failed after it began; what fails before the first line is a plain error respons
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -29,11 +28,13 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from answer.events import follow
+from answer.events import close, follow
+from ingest.store import listing_json, speech_labels
 from web import render
-from web.errors import friendly_error
+from web.errors import friendly_error, http_refusal
 from web.feedback import record_feedback
 from web.security import request_user, route_path
+from web.streams import closing_stream
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ class SpeechOut(BaseModel):
     passages: int
     characters: int
     ingested_at: str
-    extra: dict[str, str]
+    extra: dict[str, str] = Field(description="Other metadata; sample: \"true\" marks the sample speeches (示例)")
+    label: str = Field(description="How lists name it: title and date, plus the id where those repeat")
 
 
 class SpeechTextOut(BaseModel):
@@ -143,6 +145,7 @@ class TopicStrengthOut(BaseModel):
     title: str
     date: str | None
     year: int | None
+    label: str = Field(description="How lists name it (as in /api/speeches)")
     score: float = Field(description="0..1: how strongly the speech addresses the topic")
 
 
@@ -243,38 +246,56 @@ def _responses(ok: dict, *codes: int) -> dict:
     return {200: ok, **{code: {"model": ErrorOut, "description": _ERROR_WHEN[code]} for code in codes}}
 
 
-def _error(error: BaseException) -> JSONResponse:
-    status, message = friendly_error(error)
+def _error(error: BaseException, language: str) -> JSONResponse:
+    status, message = friendly_error(error, language)
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _ndjson(items: Iterator[dict]) -> StreamingResponse:
-    lines = (json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+def _ndjson(items: Iterator[dict | None]) -> StreamingResponse:
+    """One JSON object a line; the stream (and the answer behind it) is closed when the client goes away."""
+    lines = closing_stream(items, lambda item: json.dumps(item, ensure_ascii=False) + "\n")
     return StreamingResponse(lines, media_type="application/x-ndjson",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _streamed(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]):
+def _streamed(start: Callable[[], Iterator], to_markdown: Callable[[dict], str], language: str):
     """The NDJSON response; what fails before the first event (bad input, an unknown speech, the library down) is
     answered at once as a plain ``{"error"}`` with its status, like the unstreamed route."""
     try:
         events = start()
         first = next(events, None)
     except Exception as error:
-        return _error(error)
-    return _ndjson(_stream(lambda: itertools.chain([] if first is None else [first], events), to_markdown))
+        return _error(error, language)
+    return _ndjson(_stream(lambda: _prepended(first, events), to_markdown, language))
 
 
-def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str]) -> Iterator[dict]:
+def _prepended(first, events: Iterator) -> Iterator:
+    """``first``, then the rest of ``events``; closing it closes ``events`` (the answer behind them)."""
     try:
-        for reply in follow(start()):
+        if first is not None:
+            yield first
+        yield from events
+    finally:
+        close(events)
+
+
+def _stream(start: Callable[[], Iterator], to_markdown: Callable[[dict], str],
+            language: str = "zh") -> Iterator[dict | None]:
+    """The lines of an answer stream; None for an event without one (a pulse: web/streams.py skips it)."""
+    replies = None
+    try:
+        replies = follow(start())
+        for reply in replies:
             line = reply.event.as_json()
             if reply.result is not None:  # the last line: the result, and its Markdown for copying
                 line["markdown"] = to_markdown(line[reply.result.kind])
             yield line
     except Exception as error:  # the stream has begun (200): the error travels as its last line
-        status, message = friendly_error(error)
+        status, message = friendly_error(error, language)
         yield {"error": message, "status": status}
+    finally:
+        if replies is not None:
+            replies.close()
 
 
 def api_router(assistant, settings) -> APIRouter:
@@ -290,7 +311,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             return assistant.ask(**ask_args(body)).as_json()
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.post("/ask/stream", response_model=None,
                  responses=_responses({"content": {"application/x-ndjson": {}},
@@ -300,7 +321,7 @@ def api_router(assistant, settings) -> APIRouter:
                                       400, 404, 413, 503),
                  summary="The same answer, streamed")
     def ask_stream(body: AskRequest):
-        return _streamed(lambda: assistant.ask_stream(**ask_args(body)), render.answer_markdown)
+        return _streamed(lambda: assistant.ask_stream(**ask_args(body)), render.answer_markdown, settings.language)
 
     @router.post("/compare", response_model=None,
                  responses=_responses({"model": ComparisonOut}, 400, 404, 413, 503),
@@ -309,7 +330,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             return assistant.compare(body.speech_a, body.speech_b, body.topic).as_json()
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.post("/compare/stream", response_model=None,
                  responses=_responses({"content": {"application/x-ndjson": {}},
@@ -319,26 +340,27 @@ def api_router(assistant, settings) -> APIRouter:
                  summary="The same comparison, streamed")
     def compare_stream(body: CompareRequest):
         return _streamed(lambda: assistant.compare_stream(body.speech_a, body.speech_b, body.topic),
-                         render.comparison_markdown)
+                         render.comparison_markdown, settings.language)
 
     @router.get("/speeches", response_model=None,
                 responses=_responses({"model": list[SpeechOut]}, 503),
                 summary="The speeches in the library")
     def speeches():
         try:
-            return [s.as_dict() for s in assistant.store.list_speeches()]
+            return listing_json(assistant.store.list_speeches())
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.get("/speeches/{speech_id}", response_model=None,
                 responses=_responses({"model": SpeechTextOut}, 404, 503),
                 summary="One speech with its whole text (what citation offsets point into)")
     def speech(speech_id: str):
         try:
-            return {"speech": assistant.store.get_speech(speech_id).as_dict(),
-                    "text": assistant.store.speech_text(speech_id)}
+            record = assistant.store.get_speech(speech_id)
+            label = speech_labels(assistant.store.list_speeches()).get(speech_id, record.title)
+            return {"speech": {**record.as_dict(), "label": label}, "text": assistant.store.speech_text(speech_id)}
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.get("/topic-strength", response_model=None,
                 responses=_responses({"model": list[TopicStrengthOut]}, 400, 503),
@@ -347,7 +369,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             return assistant.topic_strength(topic)
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
 
     @router.post("/feedback", response_model=None, responses=_responses({"description": '{"ok": true}'}, 400, 413),
                  summary="Thumbs up or down on an answer")
@@ -356,7 +378,7 @@ def api_router(assistant, settings) -> APIRouter:
         try:
             record_feedback(settings.data_dir, body.answer.model_dump(), body.vote, user=user, source="api")
         except Exception as error:
-            return _error(error)
+            return _error(error, settings.language)
         return {"ok": True}
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # OPTIONS stays with CORS
@@ -380,8 +402,16 @@ def install(app: FastAPI, assistant, settings) -> None:
     """The API on ``app``: its routes, one error shape (``{"error": ...}``) for whatever FastAPI refuses, and an
     OpenAPI schema without the 422 responses FastAPI lists but this app never sends."""
     app.include_router(api_router(assistant, settings))
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(HTTPException, _http_error)
+
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _error(error, settings.language)  # web/errors.py names each field and what is wrong with it
+
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        status, message = http_refusal(error, settings.language)
+        return JSONResponse({"error": message}, status_code=status, headers=getattr(error, "headers", None))
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
     default_openapi = app.openapi
 
     def openapi() -> dict:
@@ -395,25 +425,3 @@ def install(app: FastAPI, assistant, settings) -> None:
         return app.openapi_schema
 
     app.openapi = openapi
-
-
-async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-    problems = []
-    for e in error.errors():
-        if e["type"] == "json_invalid":
-            problems.append(f"请求体不是有效的 JSON（第 {e['loc'][-1]} 个字符处：{e.get('ctx', {}).get('error', '')}）")
-        else:
-            problems.append(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}")
-    return JSONResponse({"error": "输入有误：" + "; ".join(problems[:5])}, status_code=400)
-
-
-async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
-    """FastAPI's own refusals; the body parser's 400 says why (its cause) instead of FastAPI's one line."""
-    message = str(error.detail)
-    if isinstance(error.__cause__, RecursionError):
-        message = "输入有误：请求体的 JSON 嵌套太深"
-    elif isinstance(error.__cause__, UnicodeDecodeError):
-        message = "输入有误：请求体不是有效的 UTF-8 文本（可能被截断了）"
-    elif error.status_code == 400:
-        message = f"输入有误：请求体无法解析（{message}）"
-    return JSONResponse({"error": message}, status_code=error.status_code, headers=getattr(error, "headers", None))

@@ -36,6 +36,7 @@ JUMP_PREFIX = "#cmp-"
 SNIPPET_CHARS = 90  # opening characters of a cited passage shown under an answer
 UNVERIFIED_TITLE = "未能核实（{n} 句）"
 UNVERIFIED_HINT = "模型写了这些句子，但所引的讲话原文不支持它们，所以它们不是回答的一部分："
+STOPPED_NOTE = "已停止：这个回答没有写完（引用的原文照常可查），追问时不会用到它。"
 
 
 def speech_label(title: str, date: str | None) -> str:
@@ -49,7 +50,8 @@ def snippet(text: str) -> str:
 
 def embed_page() -> str:
     """The embed page (web/templates/embed.html) with what it draws with, defined here, as JSON data in it."""
-    config = {"unverified_title": UNVERIFIED_TITLE, "unverified_hint": UNVERIFIED_HINT, "snippet_chars": SNIPPET_CHARS}
+    config = {"unverified_title": UNVERIFIED_TITLE, "unverified_hint": UNVERIFIED_HINT, "snippet_chars": SNIPPET_CHARS,
+              "stopped_note": STOPPED_NOTE}
     return _ENV.get_template("embed.html").render(config=config)
 
 
@@ -122,17 +124,26 @@ def answer_html(segments: Sequence[Mapping], citations: Sequence[Mapping], unsup
     未能核实."""
     cited = {str(c["label"]): c for c in citations}
     return _one_line(_render("answer.html", layout=_layout(segments), cited=cited, link=link, css_class=css_class,
-                             streaming=None, unsupported=list(unsupported), notice=notice))
+                             streaming=None, cursor=False, unsupported=list(unsupported), notice=notice))
 
 
-def streaming_html(text: str, css_class: str = "answer", evidence: Mapping | None = None) -> str:
+def streaming_html(text: str, css_class: str = "answer", evidence: Mapping | None = None, *,
+                   stopped: bool = False) -> str:
     """An answer while it streams: the ``evidence`` (its segments and citations, as the stream's evidence line has
-    them) drawn as it will stay, then the synthesis so far in paragraphs and lists, markers as text, a cursor."""
+    them) drawn as it will stay, then the synthesis so far in paragraphs and lists, markers as text, a cursor.
+    ``stopped``: the user stopped it there; no cursor, and a note that it was stopped."""
     segments = [block.as_json() for block in parse(text, None)]
     cited = {str(c["label"]): c for c in (evidence or {}).get("citations", [])}
     shown = _layout((evidence or {}).get("segments", []))
-    return _one_line(_render("answer.html", layout=shown, cited=cited, link="cite", css_class=css_class,
-                             streaming=_layout(segments), unsupported=[], notice=None))
+    body = _render("answer.html", layout=shown, cited=cited, link="cite",
+                   css_class=css_class + (" stopped" if stopped else ""), streaming=_layout(segments),
+                   cursor=not stopped, unsupported=[], notice=None)
+    return _one_line(body + (_note("stopped", STOPPED_NOTE) if stopped else ""))
+
+
+def stopped_html(text: str, evidence: Mapping | None = None) -> str:
+    """An answer the user stopped: its evidence and its synthesis so far, without the cursor, and a note."""
+    return streaming_html(text, evidence=evidence, stopped=True)
 
 
 def sources_html(citations: Sequence[Mapping], *, link: str = "cite", heading: str = "") -> str:
@@ -159,6 +170,10 @@ def compare_placeholder() -> str:
 
 def deleted_html(title: str, date: str | None) -> str:
     return _note("deleted", title, date)
+
+
+def samples_removed_html(count: int) -> str:
+    return _note("samples_removed", count)
 
 
 # -- speeches --------------------------------------------------------------------------------------------------
@@ -219,7 +234,7 @@ def topic_chart_html(topic: str, rows: Sequence[Mapping], chosen: Iterable[str] 
     for r in ordered:
         year = str(r.get("year") or "未知年份")
         by_year[year] = max(by_year.get(year, 0.0), float(r.get("score") or 0.0))
-    speeches = [{"label": f"{r.get('year') or '—'} · {r.get('title') or r['speech_id']}",
+    speeches = [{"label": f"{r.get('year') or '—'} · {r.get('label') or r.get('title') or r['speech_id']}",
                  "score": float(r.get("score") or 0.0), "chosen": r["speech_id"] in chosen} for r in ordered]
     return _render("chart.html", topic=topic, years=list(by_year.items()), speeches=speeches,
                    any_score=any(s["score"] > 0 for s in speeches))

@@ -6,7 +6,8 @@ Middlewares, outermost first: ``SecurityHeaders`` (on every response), ``CORSMid
 ``SPEECHES_FRAME_ANCESTORS`` may read responses cross-origin; its presence also switches off Gradio's own CORS,
 which allows any ``http://localhost:*`` page with credentials), ``AccessControl`` (401, the role), then
 ``BodyLimitMiddleware`` (413 past SPEECHES_MAX_BODY_KB: web/limits.py), then ``GradioGuard`` (library
-writes and uploaded files at the door of Gradio's routes). docs/security.md has the why.
+writes and uploaded files at the door of Gradio's routes). docs/security.md has the why. Outside all of them, in
+``serve`` only, ``LocalWriterGate`` answers the route of ``python -m ingest``'s hand-off (web/local_writer.py).
 """
 
 from __future__ import annotations
@@ -63,19 +64,19 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     def page(name: str, media_type: str):
         return FileResponse(STATIC / name, media_type=media_type, headers=NO_CACHE)
 
-    @app.get("/embed", include_in_schema=False)
+    @app.api_route("/embed", methods=["GET", "HEAD"], include_in_schema=False)
     def embed_page():
         return HTMLResponse(render.embed_page(), headers=NO_CACHE)
 
-    @app.get("/widget.js", include_in_schema=False)
+    @app.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
     def widget_script():
         return page("widget.js", "text/javascript; charset=utf-8")
 
-    @app.get("/widget.css", include_in_schema=False)
+    @app.api_route("/widget.css", methods=["GET", "HEAD"], include_in_schema=False)
     def widget_style():
         return page("widget.css", "text/css; charset=utf-8")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     def api_docs():
         return page("docs.html", "text/html; charset=utf-8")
 
@@ -102,16 +103,41 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     return app
 
 
-def serve(settings: Settings) -> None:
-    """Run the app with uvicorn on ``settings.host:settings.port`` under ``settings.root_path``."""
+def serve(settings: Settings, store=None, claim=None) -> None:
+    """Run the app with uvicorn on ``settings.host:settings.port`` under ``settings.root_path``. ``claim``: the
+    held ``ingest.writer.WriterLock`` of an on-disk library; once the app listens, its record says where to reach
+    the app and the secret of the local write route (web/local_writer.py), so ``python -m ingest`` can hand its
+    work over."""
+    import secrets
+
     import uvicorn
 
+    from answer.service import Assistant
+    from ingest.writer import APP
     from web.client_timeouts import timed_protocol
+    from web.local_writer import LocalWriterGate, local_url
+    from web.uploads import recover_uploads
 
-    app = create_app(settings)
+    assistant = Assistant(settings, store=store)
+    recover_uploads(assistant.store, settings.data_dir)  # what a killed upload left behind
+    secret = secrets.token_urlsafe(32)
+    app = LocalWriterGate(create_app(settings, assistant), assistant.writer, secret, settings)
     root = settings.root_path.rstrip("/")
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if claim is not None and not self.should_exit:
+                claim.announce(APP, url=local_url(settings), root_path=root, secret=secret)
+
+        async def shutdown(self, sockets=None) -> None:
+            await super().shutdown(sockets)
+            if claim is not None:  # now: uvicorn re-raises SIGTERM after this, which ends the process at once
+                claim.release()
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, root_path=root, proxy_headers=True,
+                            log_level="warning", timeout_graceful_shutdown=5,
+                            http=timed_protocol(settings.header_timeout, settings.body_timeout),
+                            timeout_keep_alive=5, limit_concurrency=settings.max_connections)
     print(f"Serving on http://{settings.host}:{settings.port}{root}/  (API docs: {root}/docs)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, root_path=root, proxy_headers=True,
-                log_level="warning", timeout_graceful_shutdown=5,
-                http=timed_protocol(settings.header_timeout, settings.body_timeout),
-                timeout_keep_alive=5, limit_concurrency=settings.max_connections)
+    Server(config).run()

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from answer.events import follow
 from answer.followup import recent_history
 from ingest.readers import SUPPORTED_EXTENSIONS
+from ingest.store import speech_labels
 from settings import Settings
 from web import render
 from web.errors import friendly_error
@@ -50,6 +51,14 @@ class SavedTurn(BaseModel):
 
 _SAVED = TypeAdapter(list[SavedTurn])
 UPLOAD_HEADERS = ["文件", "结果", "说明"]
+LIBRARY_POLL_S = 10
+# The delete button's confirmation names the speech (its label as the dropdown shows it); cancelled: no event
+CONFIRM_DELETE = """(id) => {
+  if (!id) return null;
+  const input = document.querySelector('#library-pick input');
+  const name = (input && input.value) || id;
+  return confirm('删除讲话“' + name + '”？删除后不能恢复。') ? id : null;
+}"""
 
 
 def _years(year_from, year_to) -> tuple[int | None, int | None] | None:
@@ -109,10 +118,13 @@ class Handlers:
         self.settings = settings
         self.store = assistant.store
 
-    def refresh_library(self, filter_value=None, low=None, high=None, a=None, b=None, picked=None) -> tuple:
-        """The library table and every speech and year choice, keeping each selection that still exists."""
+    def refresh_library(self, filter_value=None, low=None, high=None, a=None, b=None, picked=None,
+                        request: gr.Request = None) -> tuple:
+        """The library table and every speech and year choice, keeping each selection that still exists, and the
+        button that removes the samples (shown to librarians while there are any)."""
         speeches = self.store.list_speeches()
-        choices = [(f"{s.title}（{s.date}）" if s.date else s.title, s.id) for s in speeches]
+        labels = speech_labels(speeches)
+        choices = [(labels[s.id], s.id) for s in speeches]
         ids = {s.id for s in speeches}
         years = sorted({str(s.year) for s in speeches if s.year})
 
@@ -127,40 +139,62 @@ class Handlers:
             gr.update(choices=choices, value=keep(a, ids)),
             gr.update(choices=choices, value=keep(b, ids)),
             gr.update(choices=choices, value=keep(picked, ids)),
+            gr.update(visible=role_of(request) == LIBRARIAN and any(s.is_sample for s in speeches)),
         )
+
+    def refresh_if_changed(self, seen: str, filter_value=None, low=None, high=None, a=None, b=None, picked=None,
+                           request: gr.Request = None) -> tuple:
+        """Every few seconds (a timer on the page): the library's generation as this page last saw it, then the
+        lists as ``refresh_library`` gives them, only when another tab, an upload or ``python -m ingest`` changed
+        the library meanwhile (else nothing is sent). Outputs: the generation, then ``refresh_library``'s."""
+        try:
+            now = self.store.generation()
+        except Exception:  # the library is down: the lists stay as they are, a question says why
+            now = seen
+        if now == seen:
+            return (gr.skip(),) * 9
+        return (now, *self.refresh_library(filter_value, low, high, a, b, picked, request))
 
     # -- chat ------------------------------------------------------------------------------------------------
 
     def ask(self, question: str, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
-        """Outputs: chatbot, turns, question box, export text, export file."""
+        """Outputs: chatbot, turns, question box, export text, export file. The turn is in ``turns`` from the start
+        (answer None until it is done, with what was shown so far as ``partial``), so a stopped or failed answer
+        keeps turns and messages in step. Closed by Gradio (the 停止 button, a closed tab), it closes the answer
+        stream, which frees the model (answer/events.py)."""
         question = (question or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        history = recent_history(_history(turns), self.settings.max_history_turns, self.settings.max_history_chars)
+        asked = {"question": question, "answer": None, "partial": ""}
+        turns = [*turns, asked]
         messages = [*messages, {"role": "user", "content": render.question_html(question)},
                     {"role": "assistant", "content": render.streaming_html("")}]
         yield messages, turns, "", gr.skip(), gr.skip()
         answer = None
+        replies = None
         try:
-            history = recent_history(_history(turns), self.settings.max_history_turns,
-                                     self.settings.max_history_chars)
-            stream = self.assistant.ask_stream(question, history=history, speech_ids=speech_ids or None,
-                                               years=_years(year_from, year_to))
-            for reply in follow(stream):
+            replies = follow(self.assistant.ask_stream(question, history=history, speech_ids=speech_ids or None,
+                                                       years=_years(year_from, year_to)))
+            for reply in replies:
                 if reply.result is None:  # the evidence and the text so far, or where in the queue it waits
                     shown = render.streaming_html(reply.showing(), evidence=_evidence(reply))
                     messages = [*messages[:-1], {"role": "assistant", "content": shown}]
+                    turns = [*turns[:-1], {**asked, "partial": reply.text, "evidence": _evidence(reply)}]
                     yield messages, turns, "", gr.skip(), gr.skip()
                 else:
                     answer = reply.result.as_json()
             if answer is None:
                 raise RuntimeError("the answer stream ended without an answer")
         except Exception as error:  # shown as a message; friendly_error logs the unexpected ones
-            _, message = friendly_error(error)
-            messages = [*messages[:-1], {"role": "assistant", "content": render.error_html(message)}]
-            yield messages, [*turns, {"question": question, "answer": None}], "", gr.skip(), gr.skip()
+            messages = [*messages[:-1], {"role": "assistant", "content": render.error_html(self._error(error))}]
+            yield messages, [*turns[:-1], {"question": question, "answer": None}], "", gr.skip(), gr.skip()
             return
-        turns = [*turns, {"question": question, "answer": answer}]
+        finally:
+            if replies is not None:
+                replies.close()
+        turns = [*turns[:-1], {"question": question, "answer": answer}]
         messages = [*messages[:-1], *_answer_messages(answer)]
         answered = [t["answer"] for t in turns if t["answer"]]
         yield (messages, turns, "", render.answer_markdown(answer),
@@ -198,6 +232,16 @@ class Handlers:
         return (messages, turns, render.answer_markdown(answers[-1]),
                 gr.update(value=_export_file(render.conversation_markdown(answers)), interactive=True))
 
+    def stopped(self, messages: list, turns: list) -> tuple:
+        """停止 (after Gradio cancelled the answer): outputs chatbot, turns. What was shown stays: the evidence, which
+        stands as the answer, and the synthesis so far, marked as stopped; it is no part of the conversation a
+        follow-up reads."""
+        if not turns or turns[-1].get("answer") is not None or "partial" not in turns[-1] or not messages:
+            return gr.skip(), gr.skip()
+        last = turns[-1]
+        messages = [*messages[:-1], {"role": "assistant", "content": render.stopped_html(last["partial"], last.get("evidence"))}]
+        return messages, [*turns[:-1], {"question": last["question"], "answer": None}]
+
     def reset(self) -> tuple:
         """新对话: outputs chatbot, turns, export text, question box, export file, passage viewer."""
         return [], [], "", None, gr.update(value=None, interactive=False), render.viewer_placeholder()
@@ -210,7 +254,7 @@ class Handlers:
         except ValueError:
             return render.error_html("这个引用链接无效。")
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
         start, end = min(start, len(text)), min(end, len(text))
         return render.cited_passage_html(record.title, record.date, text, start, end, label)
 
@@ -238,19 +282,24 @@ class Handlers:
         if not speech_a or not speech_b or not (topic or "").strip():
             yield gr.skip(), gr.skip(), render.error_html("请选择两篇讲话，并输入要比较的主题。"), gr.skip()
             return
+        replies = None
         try:
             yield self._column("A", None, speech_a), self._column("B", None, speech_b), \
                 render.streaming_html(""), gr.skip()
             result = None
-            for reply in follow(self.assistant.compare_stream(speech_a, speech_b, topic)):
+            replies = follow(self.assistant.compare_stream(speech_a, speech_b, topic))
+            for reply in replies:
                 if reply.result is None:
                     yield gr.skip(), gr.skip(), render.streaming_html(reply.showing(), evidence=_evidence(reply)), \
                         gr.skip()
                 else:
                     result = reply.result.as_json()
         except Exception as error:
-            yield gr.skip(), gr.skip(), render.error_html(friendly_error(error)[1]), gr.skip()
+            yield gr.skip(), gr.skip(), render.error_html(self._error(error)), gr.skip()
             return
+        finally:
+            if replies is not None:
+                replies.close()  # also when Gradio closes this handler: the comparison stops
         sides = result["speeches"]
         labelled = [*sides["A"]["passages"], *sides["B"]["passages"], *result["citations"]]
         body = render.answer_html(result["segments"], labelled, result["unsupported_sentences"], link="jump",
@@ -264,9 +313,11 @@ class Handlers:
         if not (topic or "").strip():
             return ""
         try:
-            return render.topic_chart_html(topic.strip(), self.assistant.topic_strength(topic), (speech_a, speech_b))
+            chosen = [s for s in (speech_a, speech_b) if s]
+            return render.topic_chart_html(topic.strip(), self.assistant.topic_strength(topic, chosen=chosen),
+                                           chosen)
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
 
     # -- library ---------------------------------------------------------------------------------------------
 
@@ -276,9 +327,10 @@ class Handlers:
         paths = [Path(f) for f in (files or [])]
         try:
             results = ingest_uploads(self.assistant, [(p, p.name) for p in paths], self.settings.data_dir,
-                                     self.settings.max_upload_mb, received_in=upload_folder())
+                                     self.settings.max_upload_mb, self.settings.language,
+                                     received_in=upload_folder())
         except Exception as error:
-            return [[p.name, "失败", friendly_error(error)[1]] for p in paths], None
+            return [[p.name, "失败", self._error(error)] for p in paths], None
         return [r.as_row() for r in results], None
 
     def full_text(self, speech_id: str | None) -> str:
@@ -287,8 +339,20 @@ class Handlers:
         try:
             record, text = self.store.get_speech(speech_id), self.store.speech_text(speech_id)
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
         return render.full_text_html(record, text)
+
+    def remove_samples(self, confirmed, request: gr.Request) -> str:
+        """删除示例讲话 (librarians): every sample speech, at once (the library then never gets them back by itself);
+        ``confirmed`` is None when the user cancelled the confirmation."""
+        require_librarian(request, self.settings)
+        if not confirmed:
+            return gr.skip()
+        try:
+            removed = self.assistant.writer.remove_samples()
+        except Exception as error:
+            return render.error_html(self._error(error))
+        return render.samples_removed_html(len(removed))
 
     def library_controls(self, request: gr.Request) -> list:
         """Outputs: the write controls (upload box, its results, delete) shown to librarians only, decided on the
@@ -302,11 +366,22 @@ class Handlers:
             return ""
         try:
             record = self.store.get_speech(speech_id)
-            self.assistant.delete(speech_id)
-            remove_uploaded_source(record.source, self.settings.data_dir)
+            self.assistant.delete(speech_id, then=lambda: remove_uploaded_source(record.source, self.settings.data_dir))
         except Exception as error:
-            return render.error_html(friendly_error(error)[1])
+            return render.error_html(self._error(error))
         return render.deleted_html(record.title, record.date)
+
+    def _error(self, error: BaseException) -> str:
+        return friendly_error(error, self.settings.language)[1]
+
+
+def _busy() -> tuple:
+    """发送 hidden, 停止 shown: an answer streams."""
+    return gr.update(visible=False), gr.update(visible=True)
+
+
+def _idle() -> tuple:
+    return gr.update(visible=True), gr.update(visible=False)
 
 
 def build_ui(assistant, settings: Settings) -> gr.Blocks:
@@ -332,6 +407,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             question = gr.Textbox(show_label=False, placeholder="输入问题，回车发送（可以追问）",
                                                   lines=1, max_lines=4, scale=6, elem_id="question", autofocus=True)
                             send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
+                            stop = gr.Button("停止", variant="stop", scale=1, min_width=80, elem_id="stop",
+                                             visible=False)
                         with gr.Row():
                             speech_filter = gr.Dropdown(label="只在这些讲话中检索（不选 = 全部）", multiselect=True,
                                                         choices=[], scale=3, elem_id="filter-speeches")
@@ -380,17 +457,27 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                     show_button = gr.Button("查看全文", scale=1, min_width=80, elem_id="show-text")
                     delete_button = gr.Button("删除", variant="stop", scale=1, min_width=80, elem_id="delete-speech",
                                               visible=False)
+                    samples_button = gr.Button("删除示例讲话", scale=1, min_width=120, elem_id="remove-samples",
+                                               visible=False)
                 text_view = gr.HTML("", elem_id="full-text", padding=True, js_on_load=None)
 
-        library_outputs = [library, speech_filter, year_from, year_to, speech_a, speech_b, picked]
-        library_inputs = library_outputs[1:]
+        library_outputs = [library, speech_filter, year_from, year_to, speech_a, speech_b, picked, samples_button]
+        library_inputs = library_outputs[1:7]
 
         ask_io = {"fn": on.ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
                   "outputs": [chatbot, turns, question, export_text, export_file]}
+        answering = []  # while an answer streams, 停止 stands in for 发送 and cancels it (which closes the stream)
         for trigger in (send.click, question.submit):
-            trigger(**ask_io).then(on.keep, inputs=turns, outputs=saved)
-        chatbot.retry(on.regenerate, inputs=[chatbot, turns, speech_filter, year_from, year_to],
-                      outputs=ask_io["outputs"]).then(on.keep, inputs=turns, outputs=saved)
+            asked = trigger(_busy, outputs=[send, stop], queue=False).then(**ask_io)
+            asked.then(_idle, outputs=[send, stop], queue=False).then(on.keep, inputs=turns, outputs=saved)
+            answering.append(asked)
+        # 重新生成 under the last answer: that question again, its answer replaced (stoppable as any answer)
+        retried = chatbot.retry(_busy, outputs=[send, stop], queue=False).then(
+            on.regenerate, inputs=[chatbot, turns, speech_filter, year_from, year_to], outputs=ask_io["outputs"])
+        retried.then(_idle, outputs=[send, stop], queue=False).then(on.keep, inputs=turns, outputs=saved)
+        answering.append(retried)
+        stop.click(on.stopped, inputs=[chatbot, turns], outputs=[chatbot, turns], cancels=answering,
+                   queue=False).then(_idle, outputs=[send, stop], queue=False)
         viewer.click(on.open_citation, outputs=viewer)
         chatbot.like(on.feedback, inputs=[turns, chatbot], outputs=None)
         for trigger in (new_chat.click, chatbot.clear):
@@ -408,9 +495,17 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         show_button.click(on.full_text, inputs=picked, outputs=text_view)
         picked.input(on.full_text, inputs=picked, outputs=text_view)
         delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id=LIBRARY_WRITE,
-                            concurrency_limit=1, js="(id) => (id && confirm('删除这篇讲话？')) ? id : null"
+                            concurrency_limit=1, js=CONFIRM_DELETE
                             ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
-        demo.load(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        samples_button.click(on.remove_samples, inputs=samples_button, outputs=text_view,
+                             concurrency_id=LIBRARY_WRITE, concurrency_limit=1,
+                             js="(label) => confirm('删除全部示例讲话？删除后不会再自动添加。') ? label : null"
+                             ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+        # the lists follow the library: another tab's upload or python -m ingest shows within LIBRARY_POLL_S
+        seen = gr.State("")
+        gr.Timer(LIBRARY_POLL_S).tick(on.refresh_if_changed, inputs=[seen, *library_inputs],
+                                      outputs=[seen, *library_outputs], show_progress="hidden")
+        demo.load(on.refresh_if_changed, inputs=[seen, *library_inputs], outputs=[seen, *library_outputs])
         demo.load(on.restore, inputs=saved, outputs=[chatbot, turns, export_text, export_file])
         demo.load(on.library_controls, outputs=[uploader, upload_results, delete_button, write_notice])
     demo.queue(default_concurrency_limit=4)

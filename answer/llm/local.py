@@ -16,12 +16,17 @@ Facts about xllamacpp 2026.10 this module relies on:
 - llama.cpp's OpenMP threads must sleep, not spin, between steps (OMP_WAIT_POLICY=PASSIVE, set before xllamacpp
   loads): on 2 cores shared with another busy process, spinning threads gave 2-3 tokens/s against 8 sleeping.
 - One slot (``n_parallel=1``): concurrent requests queue inside llama.cpp, each getting the whole context and both
-  cores. ``cache_prompt`` keeps the slot's KV cache, so a prompt that starts like the previous one (the fixed system
+  cores.
+- With ``return_progress`` llama.cpp sends a chunk (``prompt_progress``, no text) after each batch of the prompt it
+  reads; the callback's answer to it can stop the request there, so a question abandoned while its prompt is read
+  (up to ~20 s on 2 cores) frees the model after one batch. Batches of ``PROMPT_BATCH`` tokens (llama.cpp's default
+  is 2048: the whole prompt) read as fast here (bench/llm_raw.py) and take about a second each. ``cache_prompt`` keeps the slot's KV cache, so a prompt that starts like the previous one (the fixed system
   prompt) is only computed from where it differs; ``cache_ram_mib`` keeps a few earlier prompts' states in RAM too.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import secrets
 import threading
@@ -39,7 +44,9 @@ from answer.llm.model_file import ensure_model
 from settings import quiet_network_clients
 
 _PROMPT_CACHE_RAM_MIB = 512  # llama.cpp's default is 8 GiB; ~28 MB holds one 1,000-token prompt of this model
+PROMPT_BATCH = 64  # prompt tokens read between two chances to stop (module doc)
 
+log = logging.getLogger(__name__)
 _servers: dict[tuple[str, int, int], Any] = {}
 _servers_lock = threading.Lock()
 
@@ -64,6 +71,8 @@ def server_params(model_path: Path | str, threads: int, context: int):
     params.n_parallel = 1
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
+    params.n_batch = PROMPT_BATCH
+    params.n_ubatch = PROMPT_BATCH
     params.sampling.temp = 0.0
     params.cache_prompt = True
     params.cache_ram_mib = _PROMPT_CACHE_RAM_MIB
@@ -92,14 +101,17 @@ def _load(model_path: str, threads: int, context: int):
 
 
 def stream_chat(server, request: dict, timeout: float) -> Iterator[dict]:
-    """Yield the ``chat.completion.chunk`` dicts of a streaming ``request`` as llama.cpp produces them.
+    """Yield the ``chat.completion.chunk`` dicts of a streaming ``request`` as llama.cpp produces them, and its
+    progress through the prompt (chunks with ``prompt_progress`` and no text) while it reads that.
 
     ``timeout`` bounds the wait for each chunk (the first one included, so it covers reading the prompt), like an
-    HTTP read timeout. Closing the iterator early stops the generation at the next token.
+    HTTP read timeout. Closing the iterator early stops the generation at the next token (or the next batch of the
+    prompt) and returns once llama.cpp has let go of the request, so the model is free for the next one.
     """
     chunks: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
     done = object()
+    tokens = 0
 
     def on_chunk(chunk: dict) -> bool:
         chunks.put(chunk)
@@ -107,13 +119,14 @@ def stream_chat(server, request: dict, timeout: float) -> Iterator[dict]:
 
     def run() -> None:
         try:
-            server.handle_chat_completions({**request, "stream": True}, on_chunk)
+            server.handle_chat_completions({**request, "stream": True, "return_progress": True}, on_chunk)
         except Exception as e:  # noqa: BLE001 - handed to the consumer, which raises it as LLMUnavailable
             chunks.put(e)
         finally:
             chunks.put(done)
 
-    threading.Thread(target=run, name="llm-generate", daemon=True).start()
+    worker = threading.Thread(target=run, name="llm-generate", daemon=True)
+    worker.start()
     try:
         while True:
             try:
@@ -129,10 +142,15 @@ def stream_chat(server, request: dict, timeout: float) -> Iterator[dict]:
                 raise LLMUnavailable(f"The local model rejected the request: {item}") from item
             if "error" in item:
                 raise LLMUnavailable(_error_message(item["error"]))
+            tokens += "prompt_progress" not in item
             yield item
+    except GeneratorExit:  # closed by its reader: wait until llama.cpp has let go (its next token or prompt batch)
+        stop.set()
+        worker.join(timeout)
+        log.info("local model: stopped after %d tokens, its reader gone", tokens)
+        raise
     finally:
         stop.set()
-
 
 def _error_message(error: dict) -> str:
     if error.get("type") == "exceed_context_size_error":
@@ -202,7 +220,10 @@ class LocalChatModel(BaseChatModel):
 
 def _to_chunk(item: dict) -> ChatGenerationChunk | None:
     """One llama.cpp stream chunk as a LangChain chunk: the text delta, and on the last one the finish reason, the
-    token counts and llama.cpp's timings (prompt/generation speed, tokens reused from the cache)."""
+    token counts and llama.cpp's timings (prompt/generation speed, tokens reused from the cache). Progress through
+    the prompt is an empty chunk: it lets the consumer see the stream is alive (answer/events.py)."""
+    if "prompt_progress" in item:
+        return ChatGenerationChunk(message=AIMessageChunk(content=""))
     choices = item.get("choices") or [{}]
     text = (choices[0].get("delta") or {}).get("content") or ""
     finish = choices[0].get("finish_reason")

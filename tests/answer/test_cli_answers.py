@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BLOCK_NETWORK, ROOT, SAMPLES
+from conftest import BLOCK_NETWORK, ROOT, SAMPLES, FakeHTTPServer, streamed_chat
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +84,18 @@ def test_an_unreachable_llm_server_exits_1_with_a_message(data_dir):
                    SPEECHES_OPENAI_BASE_URL="http://127.0.0.1:9/v1")
     assert done.returncode == 1, done.stderr
     assert "http://127.0.0.1:9/v1 is not reachable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_printed_answer_keeps_the_markers_the_citation_check_added(data_dir):
+    """The model wrote no [n]; the check adds it to the answer, and that is what is printed (issue 12, item 9)."""
+    server = FakeHTTPServer(streamed_chat(["今年全市经济增长的", "预期目标是5%左右。"]))
+    try:
+        environ = {**os.environ, "SPEECHES_DATA_DIR": str(data_dir), "SPEECHES_LLM": "openai",
+                   "SPEECHES_OPENAI_BASE_URL": server.url}  # the network is not blocked: the LLM is on loopback
+        done = subprocess.run([sys.executable, str(ROOT / "app.py"), "ask", "今年全市经济增长的预期目标是多少？"],
+                              cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600)
+    finally:
+        server.close()
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first == "今年全市经济增长的预期目标是5%左右[1]。", done.stdout

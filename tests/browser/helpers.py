@@ -144,6 +144,7 @@ class PageWatch:
     def __init__(self, page) -> None:
         self.external: list[str] = []
         self.dialogs: list[str] = []
+        self.confirms: list[str] = []  # our own confirmations, accepted
         self.errors: list[str] = []
         self.console: list[str] = []
         page.on("request", self._request)
@@ -158,6 +159,7 @@ class PageWatch:
 
     def _dialog(self, dialog) -> None:
         if dialog.type == "confirm":  # our own "delete this speech?"
+            self.confirms.append(dialog.message)
             dialog.accept()
             return
         self.dialogs.append(f"{dialog.type}: {dialog.message}")

@@ -61,7 +61,8 @@ def test_errors_show_as_a_friendly_message(app, page):
     ask_in_chat(page, "问" * 2100)  # longer than the answering chain accepts
     error = page.locator("#chatbot .app-error")
     error.wait_for()
-    assert "输入有误" in error.inner_text() and "Traceback" not in page.inner_text("body")
+    assert error.inner_text().strip().endswith("问题太长了（2100 字），最多 2000 字。")
+    assert "Traceback" not in page.inner_text("body") and "the question" not in page.inner_text("body")
 
 
 def test_compare_two_speeches_with_citations_and_a_topic_chart(app, page, screenshots):
@@ -104,6 +105,7 @@ def test_upload_a_gbk_file_and_see_it_listed(app, page, screenshots):
 
     page.click("#delete-speech")  # confirmed by the page fixture's dialog handler
     wait_for_text(page, "#full-text", "已删除")
+    assert page.watch.confirms[-1].startswith("删除讲话“在市人民代表大会第二次会议闭幕会上的讲话")  # names it
     page.wait_for_function("() => !document.querySelector('#library-table').innerText.includes('第二次会议闭幕会')")
     assert "gbk_encoded_speech" not in [s["id"] for s in httpx.get(f"{app.url}/api/speeches").json()]
 

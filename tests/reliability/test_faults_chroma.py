@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import SAMPLES, ChromaServer, FakeEmbeddings, ingest
 from fastapi.testclient import TestClient
-from reliability_helpers import start_app, stop
+from reliability_helpers import NEW_SPEECH, start_app, stop
 
 from answer.service import Assistant
 from ingest.store import open_store
@@ -30,7 +30,7 @@ def chroma(tmp_path):
         yield server
 
 
-def test_chroma_server_restart_gives_a_clear_error_then_recovers_without_restarting_the_app(tmp_path, chroma):
+def test_chroma_server_restart_gives_a_clear_error_then_recovers_without_restarting_the_app(tmp_path, chroma, caplog):
     settings = Settings(data_dir=tmp_path / "data", embedding="fake", llm="extractive", chroma_url=chroma.url,
                         _env_file=None)
     store = open_store(settings, FakeEmbeddings())
@@ -48,10 +48,10 @@ def test_chroma_server_restart_gives_a_clear_error_then_recovers_without_restart
                                ("get", "/api/topic-strength?topic=生态", None)):
         down = client.request(method, path, json=body)
         assert down.status_code == 503, (path, down.text)
-        message = down.json()["error"]
-        assert "Chroma 服务器" in message and chroma.url in message and "Traceback" not in message, message
+        assert down.json()["error"] == "资料库暂时无法使用，请稍后再试。"  # the server's URL goes to the log
     streamed = client.post("/api/ask/stream", json=QUESTION)  # failed before its first line: a plain 503
-    assert streamed.status_code == 503 and chroma.url in streamed.json()["error"], streamed.text
+    assert streamed.status_code == 503 and streamed.json()["error"] == "资料库暂时无法使用，请稍后再试。", streamed.text
+    assert chroma.url in caplog.text  # for whoever runs the app
     assert time.monotonic() - started < 30  # refused at once, not hanging
 
     chroma.start()  # same path, same port; the app is not restarted
@@ -59,15 +59,6 @@ def test_chroma_server_restart_gives_a_clear_error_then_recovers_without_restart
     assert after.status_code == 200, after.text
     assert after.json()["answer"] == before.json()["answer"]
     assert client.get("/api/speeches").json() == listed  # nothing lost
-
-
-NEW_SPEECH = """在琥珀湾新区建设推进会上的讲话
-（2026年3月2日）
-同志们：
-今天召开琥珀湾新区建设推进会，主要任务是部署琥珀湾跨海隧道工程。
-琥珀湾跨海隧道工程是新区的头号工程，今年6月底前要全面开工，年底前完成投资二十亿元。
-各有关部门要压实责任，倒排工期，确保琥珀湾跨海隧道工程按期推进。
-"""
 
 
 def test_two_app_processes_share_one_library_and_keyword_index(tmp_path, chroma):

@@ -63,7 +63,7 @@ def _settings(tmp_path, url: str) -> Settings:
                     _env_file=None)
 
 
-def test_slow_llm_times_out_with_a_clear_message_and_does_not_block_other_users(tmp_path, serve_app):
+def test_slow_llm_times_out_with_a_clear_message_and_does_not_block_other_users(tmp_path, serve_app, caplog):
     llm = slow_llm()
     try:
         url = serve_app(_settings(tmp_path, llm.url))
@@ -91,6 +91,7 @@ def test_slow_llm_times_out_with_a_clear_message_and_does_not_block_other_users(
             lines = [json.loads(line) for line in httpx.post(f"{url}/api/ask/stream", json=FOUND,
                                                              timeout=60).text.splitlines()]
             assert "evidence" in lines[0] and lines[-1]["answer"]["degraded"] is True
+            assert "SPEECHES_LLM_TIMEOUT" in caplog.text and llm.url in caplog.text  # the reason, in the log
     finally:
         llm.close()
 
@@ -109,7 +110,7 @@ def chat_completion(text: str):
     return reply
 
 
-def test_llm_down_answers_with_the_evidence_and_uses_the_llm_again_once_it_is_back(tmp_path, serve_app):
+def test_llm_down_answers_with_the_evidence_and_uses_the_llm_again_once_it_is_back(tmp_path, serve_app, caplog):
     port = free_port()
     down = f"http://127.0.0.1:{port}/v1"  # nothing listens there
     url = serve_app(_settings(tmp_path, down))
@@ -119,6 +120,7 @@ def test_llm_down_answers_with_the_evidence_and_uses_the_llm_again_once_it_is_ba
     answer = response.json()
     assert answer["degraded"] and answer["degraded_reason"] == phrase("zh", "llm_unavailable")
     assert answer["found"] and "46%" in answer["answer"] and down not in response.text
+    assert down in caplog.text and "not reachable" in caplog.text  # the reason, in the log
     assert time.monotonic() - started < 10
     back = FakeHTTPServer(chat_completion("森林覆盖率达到46%[1]。"), port=port)
     try:

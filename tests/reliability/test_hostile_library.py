@@ -8,6 +8,7 @@ tests/test_web_api.py, tests/test_web_security.py and tests/ingest/test_readers.
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 from conftest import HOSTILE, SAMPLES, FakeEmbeddings, ingest
@@ -76,6 +77,9 @@ def test_hostile_requests_and_uploads_are_refused_and_nothing_stored_is_lost(tmp
                              settings.data_dir, settings.max_upload_mb)
     assert [r.ok for r in results] == [False] * 6, [(r.file, r.message) for r in results]
     assert all(r.message for r in results)
+    for r in results:  # one plain line each: no technical English, no path, no setting (issue 12, item 8)
+        assert not re.search(r"[A-Za-z]{4,}|/|SPEECHES_", r.message.replace(".docx", "").replace(".html", "")
+                             .replace(".pdf", "").replace(".txt", "").replace(".md", "")), r.message
     assert not (tmp_path / "etc").exists() and not (settings.data_dir.parent / "etc").exists()
     uploads = settings.data_dir / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []

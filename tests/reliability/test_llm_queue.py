@@ -71,7 +71,7 @@ def test_concurrent_questions_wait_their_turn_and_are_told_their_position(settin
     streams: dict[int, list] = {}
 
     def ask(n: int) -> None:
-        streams[n] = list(_stream(lambda: assistant.ask_stream(QUESTION), lambda a: ""))
+        streams[n] = [line for line in _stream(lambda: assistant.ask_stream(QUESTION), lambda a: "") if line]
 
     threads = [threading.Thread(target=ask, args=(n,)) for n in range(3)]
     for t in threads:

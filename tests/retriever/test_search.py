@@ -242,3 +242,56 @@ def test_existing_passages_collection_gets_our_search_breadth(settings, fake_emb
     assert store_module.open_store(settings, fake_embeddings)._passages.configuration["hnsw"]["ef_search"] == (
         store_module.EF_SEARCH
     )
+
+
+class GatedEmbeddings(FakeEmbeddings):
+    """Long queries wait for ``gate`` (an embedding that takes a while); short ones do not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.gate = threading.Event()
+
+    def embed_query(self, text: str) -> list[float]:
+        if len(text) > 60:
+            assert self.gate.wait(30)
+        return super().embed_query(text)
+
+
+def test_a_short_question_is_answered_while_a_long_one_is_still_being_embedded(settings, library):
+    """No lock around a whole retrieval (issue 12, item 3): only what changes is locked."""
+    import threading
+
+    embeddings = GatedEmbeddings()
+    store = open_store(settings, embeddings)
+    ingest(store, settings, library)
+    retriever = Retriever(store, settings)
+    long_one = threading.Thread(target=retriever.retrieve, args=("经济增长的预期目标" * 40,))
+    long_one.start()
+    try:
+        done = threading.Thread(target=retriever.retrieve, args=("“一核两翼三区”的发展布局是什么？",))
+        done.start()
+        done.join(20)
+        assert not done.is_alive(), "the short question waited for the long one"
+        assert long_one.is_alive()  # still embedding
+    finally:
+        embeddings.gate.set()
+        long_one.join(30)
+
+
+def test_retrievals_side_by_side_agree_with_one_at_a_time(store, settings, library, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from retriever.keyword import KeywordIndex
+
+    ingest(store, settings, library)
+    questions = ["“一核两翼三区”的发展布局是什么？", "生态环境保护要坚持什么？", "今年全县要办好哪些民生实事？",
+                 "去年全市地区生产总值增长了多少？", "人大代表要做什么？"]
+    one_at_a_time = Retriever(store, settings)
+    alone = {q: [p.passage_id for p in one_at_a_time.retrieve(q, k=5).passages] for q in questions}
+    cold = Retriever(store, settings, KeywordIndex.open(tmp_path / "cold-keyword"))  # first searches sync it at once
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: (q, [p.passage_id for p in cold.retrieve(q, k=5).passages]),
+                                 questions * 4))
+    assert all(ids == alone[q] for q, ids in together)

@@ -46,8 +46,9 @@ RAW_ASK_BODIES = {
 }
 RAW_WORDS = {"truncated UTF-8 inside a string": "UTF-8", "body cut in the middle of a character": "UTF-8",
              "truncated JSON": "JSON", "deeply nested JSON": "嵌套", "nested a little less deeply": "years",
-             "a lone surrogate in the question": "surrogate", "a lone surrogate in the history": "surrogate",
-             "a lone surrogate in a speech id": "surrogate"}
+             "a lone surrogate in the question": "question 里有无效的字符",
+             "a lone surrogate in the history": "history.0.content 里有无效的字符",
+             "a lone surrogate in a speech id": "speech_ids.0 里有无效的字符"}
 
 
 @pytest.mark.parametrize("case", list(RAW_ASK_BODIES))
@@ -58,8 +59,8 @@ def test_malformed_bodies_are_a_400_with_a_reason(url, case):
 
 
 ASK_BODIES = {  # case: (body, words the error names)
-    "zero-width characters only": ({"question": "\u200b\u200b\ufeff\u2060"}, "question is empty"),
-    "blanks and a Hangul filler only": ({"question": "\u3000 \t\u00a0\u3164"}, "question is empty"),
+    "zero-width characters only": ({"question": "\u200b\u200b\ufeff\u2060"}, "请输入问题"),
+    "blanks and a Hangul filler only": ({"question": "\u3000 \t\u00a0\u3164"}, "请输入问题"),
     "year 1e30": ({"question": QUESTION, "years": [1e30, None]}, "years"),
     "year 1899": ({"question": QUESTION, "years": [1899, None]}, "1900"),
     "year 2101": ({"question": QUESTION, "years": [None, 2101]}, "2100"),
@@ -86,14 +87,15 @@ def test_nonsense_is_a_400_naming_what_was_wrong(url, case):
 
 def test_compare_topic_strength_and_feedback_refuse_the_same_way(url, speech_id):
     other = "nope"
-    for body, words in [({"speech_a": speech_id, "speech_b": other, "topic": "\u200b"}, "topic is empty"),
+    for body, words in [({"speech_a": speech_id, "speech_b": other, "topic": "\u200b"}, "请输入主题"),
                         ({"speech_a": speech_id, "speech_b": other, "topic": "生态", "extra": 1}, "extra"),
                         ({"speech_a": speech_id, "speech_b": "", "topic": "生态"}, "speech_b")]:
         assert_refused(httpx.post(f"{url}/api/compare", json=body, timeout=60), 400, words)
     surrogate = b'{"speech_a": "x", "speech_b": "y", "topic": "\\udc00"}'
     assert_refused(httpx.post(f"{url}/api/compare", content=surrogate, headers={"Content-Type": "application/json"},
-                              timeout=60), 400, "surrogate")
-    assert_refused(httpx.get(f"{url}/api/topic-strength", params={"topic": "\u200b\u2060"}, timeout=60), 400, "empty")
+                              timeout=60), 400, "topic 里有无效的字符")
+    assert_refused(httpx.get(f"{url}/api/topic-strength", params={"topic": "\u200b\u2060"}, timeout=60), 400,
+                   "请输入主题")
     assert_refused(httpx.post(f"{url}/api/feedback", json={"vote": "up", "answer": {}, "user": "x"}, timeout=60),
                    400, "user")
 

@@ -240,7 +240,7 @@ def test_the_guard_knows_every_library_write(tmp_path):
 
     app = _client(tmp_path).app
     blocks = next(r.app for r in app.routes if type(getattr(r, "app", None)).__name__ == "App").get_blocks()
-    assert {blocks.fns[i].api_name for i in library_writes(blocks)} == {"upload", "delete"}
+    assert {blocks.fns[i].api_name for i in library_writes(blocks)} == {"upload", "delete", "remove_samples"}
 
 
 def test_the_write_handlers_check_the_role_themselves(tmp_path):

@@ -13,7 +13,8 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var CONFIG = JSON.parse($('embed-config').textContent);
-  var messages = $('messages'), form = $('ask'), question = $('question'), send = $('send');
+  var messages = $('messages'), form = $('ask'), question = $('question'), send = $('send'), stop = $('stop');
+  var asking = null;  // the AbortController of the answer streaming now: 停止 aborts it, and the server stops too
   var filter = $('speech-filter'), viewer = $('viewer'), viewerText = $('viewer-text'), viewerHead = $('viewer-head');
   var turns = [];  // the answered turns: {question, answer, markdown}; kept in sessionStorage
   var speechTexts = {};
@@ -57,7 +58,7 @@
     .then(function (speeches) {
       var wanted = params.get('speech') || '';
       speeches.forEach(function (s) {
-        var option = el('option', null, s.title + (s.date ? '（' + s.date + '）' : ''));
+        var option = el('option', null, s.label);  // the one label of the app (ingest/store.py speech_labels)
         option.value = s.id;
         filter.appendChild(option);
       });
@@ -153,6 +154,14 @@
     container.appendChild(list);
   }
 
+  function regenerateButton(answered) {
+    var again = el('button', 'regenerate', '重新生成');
+    again.type = 'button';
+    again.title = '重新回答这个问题';
+    again.addEventListener('click', function () { regenerate(answered); });
+    return again;
+  }
+
   function renderActions(container, answer, markdown) {
     var actions = el('div', 'actions');
     var copy = el('button', null, '复制');
@@ -162,11 +171,7 @@
       copyText(markdown).then(function () { copy.textContent = '已复制'; });
     });
     actions.appendChild(copy);
-    var again = el('button', 'regenerate', '重新生成');
-    again.type = 'button';
-    again.title = '重新回答这个问题';
-    again.addEventListener('click', function () { regenerate(); });
-    actions.appendChild(again);
+    actions.appendChild(regenerateButton(true));
     [['up', '有帮助'], ['down', '没帮助']].forEach(function (v) {
       var b = el('button', null, v[1]);
       b.type = 'button';
@@ -274,6 +279,13 @@
     try { sessionStorage.setItem(STORE_KEY, JSON.stringify({ turns: turns.slice(-20) })); } catch (e) { /* full */ }
   }
 
+  function busy(controller) {
+    asking = controller;
+    send.disabled = !!controller;
+    send.hidden = !!controller;
+    stop.hidden = !controller;
+  }
+
   function addQuestion(text) {
     $('hint') && $('hint').remove();
     messages.appendChild(el('div', 'msg user', text));
@@ -288,23 +300,35 @@
     buttons.forEach(function (b, i) { b.hidden = i !== buttons.length - 1; });
   }
 
+  // A stopped or failed answer can be asked again too (it is no turn of the conversation).
+  function addRegenerate(bubble) {
+    var actions = el('div', 'actions');
+    actions.appendChild(regenerateButton(false));
+    bubble.appendChild(actions);
+    lastRegenerateOnly();
+  }
+
   function ask(text) {
     var bubble = addQuestion(text);
+    bubble.dataset.question = text;
     var evidence = el('div', 'answer');
     var body = el('div', 'answer streaming');
     bubble.appendChild(evidence);
     bubble.appendChild(body);
     scrollDown();
-    send.disabled = true;
+    var controller = new AbortController();
+    busy(controller);
     var streamed = '', finished = false;
     var request = { question: text, history: historyOf(turns),
                     speech_ids: filter.value ? [filter.value] : null };
-    return fetch('api/ask/stream', { method: 'POST', headers: headers(true), body: JSON.stringify(request) })
+    return fetch('api/ask/stream', { method: 'POST', headers: headers(true), body: JSON.stringify(request),
+                                     signal: controller.signal })
       .then(function (response) {
         if (!response.ok) {
           return response.json().catch(function () { return {}; }).then(function (b) {
             finished = true;
             showError(bubble, b.error || ('请求失败（' + response.status + '）'));
+            addRegenerate(bubble);
           });
         }
         return readLines(response, function (item) {
@@ -327,26 +351,39 @@
           } else if (item.error) {
             finished = true;
             showError(bubble, item.error);
+            addRegenerate(bubble);
           }
         });
       })
-      .catch(function () { finished = true; showError(bubble, '连接中断，请稍后再试。'); })
+      .catch(function () {
+        finished = true;
+        if (controller.signal.aborted) {  // 停止: what was shown stays, marked; it is no part of the history
+          body.className = 'answer stopped';
+          body.textContent = streamed;
+          bubble.appendChild(el('p', 'note stopped-note', CONFIG.stopped_note));
+        } else {
+          showError(bubble, '连接中断，请稍后再试。');
+        }
+        addRegenerate(bubble);
+      })
       .then(function () {
-        if (!finished) showError(bubble, '回答没有完成，请重试。');
-        send.disabled = false;
+        if (!finished) { showError(bubble, '回答没有完成，请重试。'); addRegenerate(bubble); }
+        busy(null);
         scrollDown();
       });
   }
 
-  // 重新生成: the last question asked again, its answer replaced.
-  function regenerate() {
-    if (send.disabled || !turns.length) return;
-    var last = turns.pop();
-    save();
+  // 重新生成: the last question asked again, its answer replaced (``answered``: it is the conversation's last turn).
+  function regenerate(answered) {
+    if (asking) return;
     var bots = messages.querySelectorAll('.msg.bot'), users = messages.querySelectorAll('.msg.user');
+    var text = answered ? (turns.length ? turns[turns.length - 1].question : null)
+                        : (bots.length ? bots[bots.length - 1].dataset.question : null);
+    if (!text) return;
+    if (answered) { turns.pop(); save(); }
     if (bots.length) bots[bots.length - 1].remove();
     if (users.length) users[users.length - 1].remove();
-    ask(last.question);
+    ask(text);
   }
 
   // The conversation this tab kept, drawn again after a reload; anything unreadable is dropped.
@@ -365,10 +402,15 @@
     scrollDown();
   }
 
+  stop.addEventListener('click', function () {
+    if (asking) asking.abort();
+    question.focus();
+  });
+
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var text = question.value.trim();
-    if (!text || send.disabled) return;
+    if (!text || asking) return;
     question.value = '';
     ask(text);
   });
