@@ -171,7 +171,8 @@ def main() -> int:
         "gold_speech_cited": round(sum(bool(r["cited_gold"]) for r in answerable) / max(1, len(answerable)), 3),
         "sentences_written": written,
         "sentences_verified": round(1 - sum(r["unsupported"] for r in rows) / written, 3) if written else None,
-        "evidence_s_p50": median("evidence_s"), "ttft_s_p50": median("ttft_s"), "raw_ttft_s_p50": median("raw_ttft_s"),
+        "evidence_s_p50": median("evidence_s"), "ttft_s_p50": median("ttft_s") if llm is not None else None,
+        "raw_ttft_s_p50": median("raw_ttft_s"),
         "total_s_p50": median("total_s"), "prompt_chars_p50": median("prompt_chars"),
         "degraded": sum(r["degraded"] for r in rows),
     }

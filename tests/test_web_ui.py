@@ -109,6 +109,18 @@ def test_new_chat_empties_the_conversation_and_the_export(on):
     assert viewer == render.viewer_placeholder()
 
 
+def test_a_stopped_answer_keeps_its_evidence_and_is_no_turn_of_the_conversation(on, assistant):
+    steps = ask(on, "增长目标？")
+    messages, turns = steps[2][0], steps[2][1]  # stopped while the synthesis streams
+    assert turns[-1]["partial"] == "今年全市经济增长的预期目标是" and turns[-1]["evidence"]
+    shown, kept = on.stopped(messages, turns)
+    html = shown[-1]["content"]
+    assert 'class="cite-chip"' in html and "「" in html  # the evidence stands, its chips working
+    assert "今年全市经济增长的预期目标是" in html and render.STOPPED_NOTE in html and "cursor" not in html
+    assert kept == [{"question": "增长目标？", "answer": None}] and on.keep(kept) == []
+    assert on.stopped(messages, kept) == (gr.skip(), gr.skip())  # nothing streams: nothing to stop
+
+
 def test_regenerate_asks_the_last_question_again_in_its_place(on, assistant):
     *_, (messages, turns, *_rest) = ask(on, "增长目标？")
     *_, (messages, turns, *_rest) = ask(on, "营商环境？", turns, messages)

@@ -201,8 +201,8 @@ class Handlers:
                gr.update(value=_export_file(render.conversation_markdown(answered)), interactive=True))
 
     def regenerate(self, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
-        """重新生成 (the chat's retry button under the last answer): the last question asked again, its answer
-        replaced; the LLM is tried again if it could not be used the first time. Outputs as ``ask``."""
+        """重新生成 (the button beside 新对话): the last question asked again, its answer replaced (a stopped or
+        failed one too); the LLM is tried again if it could not be used the first time. Outputs as ``ask``."""
         if not turns:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
@@ -239,7 +239,8 @@ class Handlers:
         if not turns or turns[-1].get("answer") is not None or "partial" not in turns[-1] or not messages:
             return gr.skip(), gr.skip()
         last = turns[-1]
-        messages = [*messages[:-1], {"role": "assistant", "content": render.stopped_html(last["partial"], last.get("evidence"))}]
+        shown = render.stopped_html(last["partial"], last.get("evidence"))
+        messages = [*messages[:-1], {"role": "assistant", "content": shown}]
         return messages, [*turns[:-1], {"question": last["question"], "answer": None}]
 
     def reset(self) -> tuple:
@@ -376,12 +377,12 @@ class Handlers:
 
 
 def _busy() -> tuple:
-    """发送 hidden, 停止 shown: an answer streams."""
-    return gr.update(visible=False), gr.update(visible=True)
+    """发送 and 重新生成 hidden, 停止 shown: an answer streams."""
+    return gr.update(visible=False), gr.update(visible=True), gr.update(visible=False)
 
 
 def _idle() -> tuple:
-    return gr.update(visible=True), gr.update(visible=False)
+    return gr.update(visible=True), gr.update(visible=False), gr.update(visible=True)
 
 
 def build_ui(assistant, settings: Settings) -> gr.Blocks:
@@ -416,6 +417,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                                                     min_width=100, elem_id="year-from")
                             year_to = gr.Dropdown(label="截止年份", choices=[], value=None, scale=1, min_width=100,
                                                   elem_id="year-to")
+                            regenerate = gr.Button("重新生成", scale=1, min_width=80, elem_id="regenerate")
                             new_chat = gr.Button("新对话", scale=1, min_width=80, elem_id="new-chat")
                         with gr.Accordion("复制 / 导出（Markdown，含来源）", open=False, elem_id="export"):
                             export_text = gr.Textbox(label="最近一个回答", lines=8, max_lines=16, buttons=["copy"],
@@ -467,17 +469,19 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         ask_io = {"fn": on.ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
                   "outputs": [chatbot, turns, question, export_text, export_file]}
         answering = []  # while an answer streams, 停止 stands in for 发送 and cancels it (which closes the stream)
+        buttons = [send, stop, regenerate]
         for trigger in (send.click, question.submit):
-            asked = trigger(_busy, outputs=[send, stop], queue=False).then(**ask_io)
-            asked.then(_idle, outputs=[send, stop], queue=False).then(on.keep, inputs=turns, outputs=saved)
+            asked = trigger(_busy, outputs=buttons, queue=False).then(**ask_io)
+            asked.then(_idle, outputs=buttons, queue=False).then(on.keep, inputs=turns, outputs=saved)
             answering.append(asked)
-        # 重新生成 under the last answer: that question again, its answer replaced (stoppable as any answer)
-        retried = chatbot.retry(_busy, outputs=[send, stop], queue=False).then(
+        # 重新生成: the last question again, its answer replaced (stoppable as any answer). Our own button: with
+        # the Chatbot's retry listener, a stopped answer left Gradio's error badge on the chat
+        retried = regenerate.click(_busy, outputs=buttons, queue=False).then(
             on.regenerate, inputs=[chatbot, turns, speech_filter, year_from, year_to], outputs=ask_io["outputs"])
-        retried.then(_idle, outputs=[send, stop], queue=False).then(on.keep, inputs=turns, outputs=saved)
+        retried.then(_idle, outputs=buttons, queue=False).then(on.keep, inputs=turns, outputs=saved)
         answering.append(retried)
         stop.click(on.stopped, inputs=[chatbot, turns], outputs=[chatbot, turns], cancels=answering,
-                   queue=False).then(_idle, outputs=[send, stop], queue=False)
+                   queue=False).then(_idle, outputs=buttons, queue=False)
         viewer.click(on.open_citation, outputs=viewer)
         chatbot.like(on.feedback, inputs=[turns, chatbot], outputs=None)
         for trigger in (new_chat.click, chatbot.clear):

@@ -22,7 +22,7 @@ from reliability_helpers import start_app, stop
 
 pytestmark = pytest.mark.slow
 
-QUESTION = "生态环境保护要坚持什么？"  # the samples address it: the LLM is asked
+QUESTION = "对破坏生态环境的行为要怎么办？"  # a sample answers it (the evidence passes the gate): the LLM is asked
 CHUNKS = 300  # one a 0.2 s: a minute of answer
 WAIT_S = 30  # how long a test waits for the app to hang up (the fixed app does within about a second)
 
@@ -145,22 +145,38 @@ def test_a_closed_chat_tab_stops_the_generation(app, slow_llm):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("path, box, answer, stopped", [
-    ("/", "#question textarea", "#chatbot .answer.streaming", "#chatbot .stopped-note"),
-    ("/embed", "#question", ".msg.bot .answer.streaming", ".msg.bot .stopped-note"),
+@pytest.mark.parametrize("path, box, bot, chip, again", [
+    ("/", "#question textarea", "#chatbot", "a.cite-chip", "#regenerate"),
+    ("/embed", "#question", ".msg.bot", "button.chip", ".msg.bot button.regenerate"),
 ], ids=["chat", "embed"])
-def test_the_stop_button_stops_the_generation(app, slow_llm, page, path, box, answer, stopped):
+def test_evidence_first_then_stop_keeps_it_and_regenerate_asks_again(app, slow_llm, page, path, box, bot, chip, again):
+    """The evidence (quotes with working chips) shows before the LLM's first word; 停止 stops the generation and
+    the evidence stays, the stopped synthesis marked; 重新生成 asks the same question again in its place."""
     page.goto(app + path)
     page.locator(box).fill(QUESTION)
+    asked = slow_llm.server.requests
     page.locator("#send").click()
-    page.locator(answer).filter(has_text="要坚持").wait_for()
-    before = len(slow_llm.hung_up)
-    page.locator("#stop").click()
-    hung_up = slow_llm.wait_hang_up(before + 1)
-    assert len(hung_up) == before + 1 and hung_up[-1] < CHUNKS // 2
-    page.locator(stopped).wait_for()  # what was shown stays, marked as stopped
-    page.locator("#send").wait_for()  # ready for the next question
-    assert page.locator("#stop").is_hidden()
+    answer = page.locator(bot).last
+    answer.locator(chip).first.wait_for()  # the evidence, with its chips
+    answer.filter(has_text="要坚持").wait_for()  # the synthesis streams below it
+    assert "「" in answer.inner_text() and slow_llm.server.requests == asked + 1
+    for attempt in (1, 2):
+        before = len(slow_llm.hung_up)
+        page.locator("#stop").click()
+        hung_up = slow_llm.wait_hang_up(before + 1)
+        assert len(hung_up) == before + 1 and hung_up[-1] < CHUNKS // 2
+        answer = page.locator(bot).last
+        answer.locator(".stopped-note").wait_for()  # what was shown stays, marked as stopped
+        assert answer.locator(chip).count() >= 1  # the evidence stands as the answer
+        page.locator("#send").wait_for()  # ready for the next question
+        assert page.locator("#stop").is_hidden()
+        if attempt == 2:
+            break
+        page.locator(again).last.click()  # 重新生成: the same question again, in its place
+        page.locator(bot).last.locator(".stopped-note").wait_for(state="detached")
+        page.locator(bot).last.filter(has_text="要坚持").wait_for()
+        assert slow_llm.server.requests == asked + 2
+    assert page.locator("#chatbot" if path == "/" else "#messages").inner_text().count(QUESTION) == 1
 
 
 def test_the_local_model_is_free_for_the_next_question_after_an_abandoned_one(tmp_path, llm_model_dir):
