@@ -43,7 +43,8 @@ def parse_years(text: str | None) -> tuple[int | None, int | None] | None:
         low_year = int(low) if low.strip() else None
         high_year = (int(high) if high.strip() else None) if sep else low_year
     except ValueError:
-        raise argparse.ArgumentTypeError(f"years must look like 2020-2023, 2021, 2020- or -2023, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"years must look like 2020-2023, 2021, 2020- or -2023, not {text!r}") from None
     return low_year, high_year
 
 
@@ -76,7 +77,7 @@ def run_stream(stream, as_json: bool):
 
 def main(argv: list[str] | None = None) -> int:
     quiet_network_clients()
-    parser = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # prog: app.py, or speeches
     commands = parser.add_subparsers(dest="command")
     ask = commands.add_parser("ask", help="answer a question from the speeches")
     ask.add_argument("question")

@@ -106,7 +106,8 @@ def add_missing_markers(answer: str, context: Mapping[str, Citation]) -> str:
         if (labels_in(sentence) or len(_CONTENT.findall(claim)) < 2 or claim.rstrip().endswith(("：", ":"))
                 or _HEADING.fullmatch(claim.strip())):
             return sentence
-        label, best = max(((label, support(sentence, [_source(c)])) for label, c in context.items()), key=lambda x: x[1])
+        label, best = max(((label, support(sentence, [_source(c)])) for label, c in context.items()),
+                          key=lambda x: x[1])
         if best < SUPPORT_THRESHOLD:
             return sentence
         end = len(sentence.rstrip("。！？!?；; "))

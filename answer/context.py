@@ -48,7 +48,8 @@ def titles(names: Sequence[str]) -> str:
 
 def naming(question: str, names: Sequence[str]) -> str:
     """The question with the speeches it names spelled out by title, unless it already gives every title: so that
-    the answer says which speech it is about ("市十六届人大二次会议提出了哪些工程？（《在市人民代表大会第二次会议闭幕会上的讲话》）")."""
+    the answer says which speech it is about
+    ("市十六届人大二次会议提出了哪些工程？（《在市人民代表大会第二次会议闭幕会上的讲话》）")."""
     missing = [name for name in names if name not in question]
     return f"{question}（{titles(names)}）" if missing else question
 

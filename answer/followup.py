@@ -30,7 +30,8 @@ _FOLLOWUP_START = re.compile(
     r"^(那|那么|这|它|其|此|还有|另外|再|and\b|what about|how about|and what|also)", re.IGNORECASE
 )
 # cues anywhere in the question: a pronoun or a pointer back at what was said
-_CUE = re.compile(r"它|上述|上面|前面(?:提到|说)|刚才|其中|这些|这一点|该(?:讲话|报告|文)|\b(?:it|they|them|this|that|these)\b",
+_CUE = re.compile(r"它|上述|上面|前面(?:提到|说)|刚才|其中|这些|这一点|该(?:讲话|报告|文)|"
+                  r"\b(?:it|they|them|this|that|these)\b",
                   re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*年(?:度)?的?")
 _FILLER = re.compile(r"^[\s，,。？?！!的了吗呢讲话报告篇份个]*$")

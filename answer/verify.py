@@ -128,7 +128,7 @@ def check_sentence(sentence: str, context: Mapping[str, Citation],
         if item not in squeezed:
             problems.append(Problem("list", item))
     known = [s for text in texts for s, _, _ in sessions_in(normalise(text))]
-    for session, start, end in sessions_in(normalise(claim)):
+    for session, _, _ in sessions_in(normalise(claim)):
         if session.complete and not any(session.matches(other) for other in known):
             problems.append(Problem("session", session.text()))
     negated = _NEGATION.search(claim)
@@ -146,7 +146,8 @@ def _naming_problems(claim: str, labels: Sequence[str], context: Mapping[str, Ci
     cited_speeches = {context[label].speech_id for label in labels}
     by_speech = {c.speech_id: c.title for c in context.values()}
     for speech_id, title in by_speech.items():
-        if speech_id not in cited_speeches and title and (f"《{title}》" in claim or (len(title) >= 8 and title in claim)):
+        named = f"《{title}》" in claim or (len(title) >= 8 and title in claim)
+        if speech_id not in cited_speeches and title and named:
             problems.append(Problem("names_speech", f"names 《{title}》 but cites none of its passages"))
     sides = {m.group(1) for label in context if (m := _SIDE.match(label))}
     if len(sides) < 2:

@@ -199,7 +199,8 @@ def _section_of(units: list[_Unit]) -> str | None:
 
 
 def split_passages(speech_id: str, text: str, *, size: int = 300, overlap: int = 80) -> list[Passage]:
-    """Split ``text`` into passages of at most ``size`` characters overlapping by at most ``overlap`` (see module doc)."""
+    """Split ``text`` into passages of at most ``size`` characters overlapping by at most ``overlap`` (see the
+    module doc)."""
     _validate(size, overlap)
     groups: list[list[_Unit]] = []
     cur: list[_Unit] = []

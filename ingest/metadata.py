@@ -33,7 +33,8 @@ TITLE_MAX = 100
 DATE_SEARCH_CHARS = 500
 SHORT_LINE = 50  # a line this short in a speech's opening is a title, date line or salutation, not a paragraph
 YEAR_RANGE = range(1949, 2101)
-CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+             "九": 9}
 CN_YEAR = "[〇○零Ｏ一二三四五六七八九]{4}"
 CN_SMALL = "[一二三四五六七八九十]{1,3}"
 CHINESE_DATE = re.compile(

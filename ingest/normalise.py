@@ -31,7 +31,8 @@ CJK_EXTRA = "“”‘’…—·"  # "ambiguous width" punctuation that Chinese
 LINE_BREAKS = re.compile(r"\r\n|[\r\f\v\x85\u2028\u2029]")
 INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
-LIST_LEAD = re.compile(r"^(?:[一二三四五六七八九十百]+[、是]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．]|第[一二三四五六七八九十百\d]+[章节部分条])")
+LIST_LEAD = re.compile(r"^(?:[一二三四五六七八九十百]+[、是]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．]|"
+                       r"第[一二三四五六七八九十百\d]+[章节部分条])")
 INDENTED = re.compile(r"^[ \t\u3000\u00a0]{2,}|^\u3000|^\t")
 WRAP_FILL = 0.85
 WRAP_WIDTHS = range(40, 201)  # columns of a plausible hard wrap; shorter "wraps" are lists of short lines

@@ -29,7 +29,7 @@ _DIRECTORIES_LOCK = threading.Lock()
 @dataclass(frozen=True)
 class NamedRetrieval(Retrieval):
     resolution: Resolution | None = None  # what the question named (None: nothing), used or not
-    named: tuple[str, ...] = ()  # the speeches the search was restricted to (or boosted) because the question named them
+    named: tuple[str, ...] = ()  # the speeches the search was restricted to (or boosted): the question named them
     per_speech: Mapping[str, list[RetrievedPassage]] = field(default_factory=dict)  # several named: each one's
 
 

@@ -23,15 +23,15 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from settings import Settings, quiet_network_clients
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SEED = SHARED / "speeches" / "seed"
 HOSTILE = SHARED / "hostile"
 SAMPLES = ROOT / "samples"
 CHROMA = Path(sys.executable).parent / "chroma"  # the Chroma server of the chromadb package
-sys.path.insert(0, str(ROOT))
 
-from settings import Settings, quiet_network_clients  # noqa: E402
 
 quiet_network_clients()
 
@@ -127,7 +127,8 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout
         except OSError:
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer {url} within {timeout:.0f} s: {log.read_text(errors='replace')[-3000:]}")
+            pytest.fail(f"{what} did not answer {url} within {timeout:.0f} s: "
+                        f"{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.2)
 
 
@@ -170,7 +171,8 @@ class ChromaServer:
         from chromadb.config import Settings as ChromaSettings
 
         if self.process is None or self.process.poll() is not None:
-            pytest.fail(f"the Chroma server at {self.url} is not running: {self.log.read_text(errors='replace')[-3000:]}")
+            pytest.fail(f"the Chroma server at {self.url} is not running: "
+                        f"{self.log.read_text(errors='replace')[-3000:]}")
         client = chromadb.HttpClient(host="127.0.0.1", port=self.port,
                                      settings=ChromaSettings(anonymized_telemetry=False))
         for collection in client.list_collections():

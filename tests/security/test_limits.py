@@ -138,7 +138,8 @@ def test_feedback_takes_only_its_schema(open_app):
     assert broken.status_code == 400 and "citations" in broken.json()["error"], broken.text
     huge = httpx.post(f"{url}/api/feedback", json={"vote": "up", "answer": {"answer": "长" * 30_000}}, timeout=TIMEOUT)
     assert huge.status_code == 400 and "answer" in huge.json()["error"], huge.text
-    status, body = raw_post(url, "/api/feedback", {"Content-Length": str(60 * 1024 * 1024)}, b'{"vote":"up","answer":{"q')
+    status, body = raw_post(url, "/api/feedback", {"Content-Length": str(60 * 1024 * 1024)},
+                            b'{"vote":"up","answer":{"q')
     assert status == 413 and body["error"]
     assert (feedback.read_text(encoding="utf-8") if feedback.exists() else "") == before  # nothing was appended
 
