@@ -49,6 +49,8 @@ def parse_years(text: str | None) -> tuple[int | None, int | None] | None:
 
 
 def print_result(result, as_json: bool, streamed: bool) -> None:
+    from ingest.speechtext import speech_label
+
     if as_json:
         print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
         return
@@ -56,8 +58,8 @@ def print_result(result, as_json: bool, streamed: bool) -> None:
         print(result.answer)
     print()
     for c in result.citations:
-        where = f"《{c.title}》" + (f"（{c.date}）" if c.date else "")
-        print(f"[{c.label}] {where} {c.speech_id} {c.start}-{c.end}\n    {' '.join(c.text.split())}")
+        print(f"[{c.label}] {speech_label(c.title, c.date)} {c.speech_id} {c.start}-{c.end}\n"
+              f"    {' '.join(c.text.split())}")
     for sentence in result.unsupported_sentences:
         print(f"! not supported by its citations: {sentence}")
 

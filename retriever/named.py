@@ -86,8 +86,7 @@ def retrieve(retriever: Retriever, question: str, *, k: int = 5, mode: Mode = "h
             per_speech.setdefault(p.speech_id, []).append(p)
     return NamedRetrieval(
         question=question, passages=passages, relevance=best.relevance, relevant=any(r.relevant for r in each),
-        mode=mode, filtered_speeches=resolution.speech_ids if action == "filter" else each[-1].filtered_speeches,
-        resolution=resolution, named=named, per_speech=per_speech if len(resolution.groups) > 1 else {},
+        mode=mode, resolution=resolution, named=named, per_speech=per_speech if len(resolution.groups) > 1 else {},
     )
 
 

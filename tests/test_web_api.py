@@ -178,7 +178,8 @@ def test_embed_page_widget_script_and_styles_are_served_from_the_repo(client):
     assert 'src="app-static/embed.js"' in embed.text  # relative: works under a root path
     config = json.loads(embed.text.split('<script type="application/json" id="embed-config">')[1].split("</script>")[0])
     assert config == {"flagged_title": render.FLAGGED_TITLE, "flagged_note": render.FLAGGED_NOTE,
-                      "snippet_chars": render.SNIPPET_CHARS}  # the page's texts and lengths, defined once
+                      "snippet_chars": render.SNIPPET_CHARS,  # the page's texts and lengths, defined once
+                      "speech_label": {"title": "《{title}》", "dated": "（{date}）"}}
     widget = client.get("/widget.js")
     assert widget.headers["content-type"].startswith("text/javascript")
     assert widget.text == (STATIC / "widget.js").read_text(encoding="utf-8")

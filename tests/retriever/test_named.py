@@ -33,7 +33,6 @@ def test_a_question_naming_a_session_searches_that_speech(retriever):
     assert found.named == (FIRST,) and found.resolution.strong
     assert {p.speech_id for p in found.passages} == {FIRST}
     assert any("五心工程" in p.text for p in found.passages)
-    assert found.filtered_speeches == [FIRST]
 
 
 def test_a_question_naming_two_speeches_gets_passages_of_each(retriever):

@@ -95,9 +95,9 @@ def test_no_stale_passage_after_update_or_prune(retriever, store, settings, libr
         assert all(p.speech_id != "2025-city-work-meeting" for p in found)
 
 
-def test_per_speech_retrieval_searches_each_speech(retriever):
-    both = retriever.retrieve_per_speech("干部作风", ["2024-county-congress-closing", "000_ed498335adf7a40a"], k=2)
-    assert set(both) == {"2024-county-congress-closing", "000_ed498335adf7a40a"}
+def test_a_speech_filter_searches_only_that_speech(retriever):
+    both = {sid: retriever.retrieve("干部作风", k=2, filters=Filters(speech_ids=[sid]))
+            for sid in ("2024-county-congress-closing", "000_ed498335adf7a40a")}
     for speech_id, result in both.items():
         assert 0 < len(result.passages) <= 2 and {p.speech_id for p in result.passages} == {speech_id}
     assert "作风" in both["2024-county-congress-closing"].passages[0].text
