@@ -9,6 +9,7 @@ use, marked ``slow``), emptied before each test. A test that can only mean the d
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -61,9 +62,10 @@ class FakeEmbeddings(Embeddings):
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
-    """No test reads the developer's .env or data dir."""
-    for name in ("SPEECHES_DATA_DIR", "SPEECHES_EMBEDDING", "SPEECHES_CHROMA_URL", "SPEECHES_LLM"):
-        monkeypatch.delenv(name, raising=False)
+    """No test reads the developer's settings: every SPEECHES_* variable is cleared, and the working directory (where
+    a .env would be read) is the test's own."""
+    for name in [name for name in os.environ if name.startswith("SPEECHES_")]:
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
 
@@ -136,8 +138,8 @@ class ChromaServer:
     """``chroma run --path PATH`` on 127.0.0.1:PORT; ``stop()`` and ``start()`` again keep the path and the port."""
 
     def __init__(self, path: Path, log: Path) -> None:
-        if not CHROMA.exists():
-            pytest.skip(f"no chroma executable at {CHROMA}")
+        if not CHROMA.exists():  # chromadb installs it: its absence is a broken install, not a reason to skip
+            pytest.fail(f"no chroma executable at {CHROMA}: the Chroma server tests need chromadb's `chroma` script")
         self.path, self.log, self.port = path, log, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
