@@ -203,17 +203,19 @@ socket.getaddrinfo = refuse
 
 class FakeHTTPServer:
     """A real HTTP server on 127.0.0.1 (an OpenAI-compatible endpoint's stand-in) whose every POST gets
-    ``reply(handler, server)``; counts the requests. ``close()`` sets ``release`` first, for replies that wait on it."""
+    ``reply(handler, server)``; counts the requests and keeps their bodies. ``close()`` sets ``release`` first, for
+    replies that wait on it."""
 
     def __init__(self, reply):
         self.requests = 0
+        self.bodies: list[bytes] = []
         self.release = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 outer.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 reply(self, outer)
 
             def log_message(self, *args):
