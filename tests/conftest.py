@@ -23,6 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
 
 from settings import Settings, quiet_network_clients
 
@@ -58,6 +62,33 @@ class FakeEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+
+class GatedChat(BaseChatModel):
+    """A chat model whose every streamed answer (``reply``) waits for ``gate``; ``running`` holds the answers under
+    way, ``most`` the most at once (pass both: ``GatedChat(gate=..., running=[], most=[0])``)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    gate: threading.Event
+    reply: str = "要坚持生态优先[1]。"
+    running: list
+    most: list
+
+    @property
+    def _llm_type(self) -> str:
+        return "gated"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.running.append(1)
+        self.most[0] = max(self.most[0], len(self.running))
+        try:
+            assert self.gate.wait(30)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=self.reply))
+        finally:
+            self.running.pop()
 
 
 @pytest.fixture(autouse=True)

@@ -197,7 +197,7 @@ def test_local_streams_an_answer_from_the_passage(local_llm):
     chunks = [c for c in local_llm.stream(QUESTION) if c.content]
     text = "".join(c.content for c in chunks)
     assert len(chunks) > 1
-    assert "保8争9" in text or "8" in text
+    assert "8" in text  # the passage's target, 保8争9, in whatever words the model chose
 
 
 @pytest.mark.slow

@@ -9,11 +9,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from conftest import SAMPLES, FakeEmbeddings, ingest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict
+from conftest import SAMPLES, FakeEmbeddings, GatedChat, ingest
 
 from answer.events import Queued
 from answer.service import Assistant
@@ -94,30 +90,10 @@ def test_re_uploads_say_added_updated_unchanged_or_failed_and_keep_the_stored_sp
     assert [s.id for s in on.store.list_speeches()] == ["2026-新讲话"]
 
 
-class GatedChat(BaseChatModel):
-    """An LLM whose every answer waits for ``gate``."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    gate: threading.Event
-    started: list = []
-
-    @property
-    def _llm_type(self) -> str:
-        return "gated"
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="经济增长的预期目标是5%左右[1]。"))])
-
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-        self.started.append(1)
-        assert self.gate.wait(30)
-        yield ChatGenerationChunk(message=AIMessageChunk(content="经济增长的预期目标是5%左右[1]。"))
-
-
 def test_a_waiting_question_shows_its_place_in_the_queue(library):
     settings, store = library
     local = settings.model_copy(update={"llm": "local"})  # the in-process model: one question at a time, queued
-    chat = GatedChat(gate=threading.Event(), started=[])
+    chat = GatedChat(gate=threading.Event(), reply="经济增长的预期目标是5%左右[1]。", running=[], most=[0])
     on = Handlers(Assistant(local, store=store, llm=chat), local)
     shown: dict[str, list[str]] = {"first": [], "second": []}
     turns: dict[str, list] = {}
@@ -130,7 +106,7 @@ def test_a_waiting_question_shows_its_place_in_the_queue(library):
     first = threading.Thread(target=ask, args=("first",))
     first.start()
     deadline = time.monotonic() + 30
-    while not chat.started:  # the first question holds the model
+    while not chat.running:  # the first question holds the model
         assert time.monotonic() < deadline, "the first question never reached the LLM"
         time.sleep(0.05)
     second = threading.Thread(target=ask, args=("second",))
