@@ -86,11 +86,14 @@ def parse_years(text: str | None) -> tuple[int | None, int | None] | None:
         low_year = int(low) if low.strip() else None
         high_year = (int(high) if high.strip() else None) if sep else low_year
     except ValueError:
-        raise argparse.ArgumentTypeError(f"years must look like 2020-2023, 2021, 2020- or -2023, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"years must look like 2020-2023, 2021, 2020- or -2023, not {text!r}") from None
     return low_year, high_year
 
 
 def print_result(result, as_json: bool, streamed: bool) -> None:
+    from ingest.speechtext import speech_label
+
     if as_json:
         print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
         return
@@ -98,8 +101,8 @@ def print_result(result, as_json: bool, streamed: bool) -> None:
         print(result.answer)
     print()
     for c in result.citations:
-        where = f"《{c.title}》" + (f"（{c.date}）" if c.date else "")
-        print(f"[{c.label}] {where} {c.speech_id} {c.start}-{c.end}\n    {' '.join(c.text.split())}")
+        print(f"[{c.label}] {speech_label(c.title, c.date)} {c.speech_id} {c.start}-{c.end}\n"
+              f"    {' '.join(c.text.split())}")
     for sentence in result.unsupported_sentences:
         print(f"! not supported by its citations: {sentence}")
 
@@ -133,7 +136,7 @@ def run_stream(stream, as_json: bool, out=None):
 
 def main(argv: list[str] | None = None) -> int:
     quiet_network_clients()
-    parser = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # prog: app.py, or speeches
     commands = parser.add_subparsers(dest="command")
     ask = commands.add_parser("ask", help="answer a question from the speeches")
     ask.add_argument("question")

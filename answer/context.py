@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from answer.citations import bigrams
 from answer.segments import Draft, Run
 from answer.types import Citation
+from ingest.speechtext import CLOSERS, SENTENCE_ENDS, char_class, quoted_title, speech_label
 from retriever.search import RetrievedPassage
 
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?[”’」』）)]*")
+_SENTENCE = re.compile(char_class(SENTENCE_ENDS + "\n", negate=True) + f"+{char_class(SENTENCE_ENDS)}?"
+                       f"{char_class(CLOSERS)}*")
 
 
 def to_citation(label: str, passage: RetrievedPassage) -> Citation:
@@ -33,7 +35,7 @@ def as_data(text: str) -> str:
 def format_material(citations: Sequence[Citation]) -> str:
     blocks = []
     for c in citations:
-        head = f"[{c.label}]《{as_data(c.title)}》" + (f"（{c.date}）" if c.date else "")
+        head = f"[{c.label}]" + speech_label(as_data(c.title), c.date)
         if c.section:
             head += f" {as_data(c.section)}"
         blocks.append(f"{head}\n{as_data(c.text)}")
@@ -42,13 +44,14 @@ def format_material(citations: Sequence[Citation]) -> str:
 
 def titles(names: Sequence[str]) -> str:
     """Speech titles as the answer names them: 《甲》, 《甲》和《乙》, 《甲》、《乙》和《丙》."""
-    quoted = [f"《{name}》" for name in names]
+    quoted = [quoted_title(name) for name in names]
     return "和".join(quoted) if len(quoted) <= 2 else "、".join(quoted[:-1]) + "和" + quoted[-1]
 
 
 def naming(question: str, names: Sequence[str]) -> str:
     """The question with the speeches it names spelled out by title, unless it already gives every title: so that
-    the answer says which speech it is about ("市十六届人大二次会议提出了哪些工程？（《在市人民代表大会第二次会议闭幕会上的讲话》）")."""
+    the answer says which speech it is about
+    ("市十六届人大二次会议提出了哪些工程？（《在市人民代表大会第二次会议闭幕会上的讲话》）")."""
     missing = [name for name in names if name not in question]
     return f"{question}（{titles(names)}）" if missing else question
 

@@ -41,12 +41,19 @@ from answer.events import Delta, Done, Event, Pulse, Queued, Reply, close, colle
 from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
+from ingest.speechtext import quoted_title
 from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError, open_store, speech_labels
 from ingest.writer import LibraryWriter
 from retriever import named
 from retriever.named import NamedRetrieval
 from retriever.search import Filters, Retriever
 from settings import Settings
+
+NEAREST_SHOWN = 3  # passages listed when the speeches do not address the question
+NEAREST_SNIPPET_CHARS = 60  # opening characters of each, in that list
+EXTRACTIVE_QUOTES = 3  # passages an answer without an LLM quotes a sentence of
+REFUSAL_MAX_CHARS = 80  # a model's reply this short saying the material does not mention it is a refusal
+TOPIC_DEPTH = 200  # passages of the whole library the topic chart reads
 
 log = logging.getLogger(__name__)
 _UNSET = object()
@@ -204,15 +211,15 @@ class Assistant:
             yield from _said(answer, Draft().line(phrase(self.language, key)))
             return
         if not retrieval.relevant:
-            answer.context = answer.citations = numbered[:3]
-            yield from _said(answer, self._not_found(numbered[:3]))
+            answer.context = answer.citations = numbered[:NEAREST_SHOWN]
+            yield from _said(answer, self._not_found(numbered[:NEAREST_SHOWN]))
             return
 
         answer.found = True
         if self.llm is None:
             intro = phrase(self.language, "extractive_intro_named", titles=ctx.titles(titles)) if titles else \
                 phrase(self.language, "extractive_intro")
-            draft = ctx.extractive_answer(numbered[:3], asked, intro)
+            draft = ctx.extractive_answer(numbered[:EXTRACTIVE_QUOTES], asked, intro)
             yield Delta(draft.text)
         else:
             said = Reply()
@@ -286,8 +293,8 @@ class Assistant:
         draft = Draft().line(phrase(self.language, "not_found")).line(phrase(self.language, "nearest"))
         for c in nearest:
             snippet = " ".join(c.text.split())
-            snippet = snippet if len(snippet) <= 60 else snippet[:60] + "…"
-            draft.line(f"《{c.title}》：{snippet}", Run(cite=c.label), item=True)
+            snippet = snippet if len(snippet) <= NEAREST_SNIPPET_CHARS else snippet[:NEAREST_SNIPPET_CHARS] + "…"
+            draft.line(f"{quoted_title(c.title)}：{snippet}", Run(cite=c.label), item=True)
         return draft
 
     # -- compare ------------------------------------------------------------------------------------------------
@@ -357,11 +364,11 @@ class Assistant:
     def _extractive_side(self, side: SpeechSide, topic: str) -> Draft:
         if not side.found:
             return Draft().line(phrase(self.language, "side_not_found", title=side.title))
-        return ctx.extractive_answer(side.passages, topic, f"《{side.title}》：")
+        return ctx.extractive_answer(side.passages, topic, f"{quoted_title(side.title)}：")
 
     # -- the library --------------------------------------------------------------------------------------------
 
-    def topic_strength(self, topic: str, depth: int = 200, chosen: Sequence[str] = ()) -> list[dict]:
+    def topic_strength(self, topic: str, depth: int = TOPIC_DEPTH, chosen: Sequence[str] = ()) -> list[dict]:
         """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
         ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
         speech, so the chart costs the same as a question. The samples are left out once the library holds other
@@ -440,7 +447,7 @@ def _years(years) -> tuple[int | None, int | None] | None:
 
 
 def _is_refusal(text: str, language: str) -> bool:
-    return any(marker in text for marker in phrase(language, "refusals")) and len(text) < 80
+    return any(marker in text for marker in phrase(language, "refusals")) and len(text) < REFUSAL_MAX_CHARS
 
 
 def _said(result: Answer | Comparison, draft: Draft) -> Iterator[Event]:

@@ -524,7 +524,8 @@ class SpeechStore:
             progress(len(batch))
         record = _record_meta(speech, len(passages), version, chunking, file_sha256)
         self._speeches.upsert(
-            ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR], metadatas=[{**record, "pending": version}]
+            ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR],
+            metadatas=[{**record, "pending": version}],
         )
         self._bump()
         if previous["ids"]:  # a speech with no record has no passages but ours (its record came before them)

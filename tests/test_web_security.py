@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -231,9 +232,10 @@ def test_sentences_the_citation_check_flagged_are_marked():
     assert "⚠" in html and "1 句话未通过引用核对" in html and render.flagged_note(0) == ""
 
 
-def test_speech_html_escapes_and_highlights_overlapping_passages():
+def test_a_compared_speech_is_escaped_with_its_overlapping_passages_highlighted():
     text = "甲<script>乙</script>丙丁戊己"
-    html = render.speech_html(text, [(1, 10, "A1"), (5, 14, "A2")], id_prefix="cmp-")
+    side = {"found": True, "passages": [{"start": 1, "end": 10, "label": "A1"}, {"start": 5, "end": 14, "label": "A2"}]}
+    html = render.compare_column_html("A", SimpleNamespace(title="标题", date=None), text, side)
     assert "<script" not in html and "</script" not in html and "&lt;scr" in html
     assert 'id="cmp-A1"' in html and 'id="cmp-A2"' in html
     assert 'data-labels="A1 A2"' in html  # the shared piece carries both labels

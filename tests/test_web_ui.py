@@ -193,8 +193,8 @@ def test_library_writes_refuse_anyone_but_a_librarian(on, assistant, tmp_path, m
 
 def test_refresh_keeps_the_selections_that_still_exist(on, assistant):
     assistant.delete(COUNTY)
-    table, speech_filter, low, high, a, b, picked, samples = on.refresh_library([CITY, COUNTY], "2024", "2025", COUNTY, CITY,
-                                                                      COUNTY)
+    table, speech_filter, low, high, a, b, picked, samples = on.refresh_library(
+        [CITY, COUNTY], "2024", "2025", COUNTY, CITY, COUNTY)
     assert [row[0] for row in table["value"]] == [CITY]
     assert speech_filter["value"] == [CITY] and (a["value"], b["value"], picked["value"]) == (None, CITY, None)
     assert (low["value"], high["value"], low["choices"]) == (None, "2025", ["2025"])

@@ -73,7 +73,8 @@ MESSAGES = {
     },
     "en": {
         "llm": "The answering service is unavailable right now; please try again later.",
-        "unknown_speech": "The library has no speech {speech}; it may have been deleted. Reload the page and choose again.",
+        "unknown_speech": "The library has no speech {speech}; it may have been deleted. "
+                          "Reload the page and choose again.",
         "library": "The library cannot be used right now; please try again later.",
         "unexpected": "Something went wrong and this could not be done. Please try again later.",
         "bad_input": "The input is not valid; please check it and try again.",

@@ -30,6 +30,7 @@ from urllib.parse import quote, unquote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from answer.segments import ITEM, parse
+from ingest.speechtext import DATED, TITLE, speech_label
 
 CITE_PREFIX = "#cite:"
 JUMP_PREFIX = "#cmp-"
@@ -37,10 +38,6 @@ SNIPPET_CHARS = 90  # opening characters of a cited passage shown under an answe
 FLAGGED_TITLE = "引用核对未通过：所引材料不支持这句话"
 FLAGGED_NOTE = "{n} 句话未通过引用核对（已标出）：所引的讲话原文不支持它们，请核对原文。"
 STOPPED_NOTE = "已停止：这个回答没有写完，追问时不会用到它。"
-
-
-def speech_label(title: str, date: str | None) -> str:
-    return f"《{title}》" + (f"（{date}）" if date else "")
 
 
 def snippet(text: str) -> str:
@@ -56,7 +53,7 @@ def flagged_note(count: int) -> str:
 def embed_page() -> str:
     """The embed page (web/templates/embed.html) with what it draws with, defined here, as JSON data in it."""
     config = {"flagged_title": FLAGGED_TITLE, "flagged_note": FLAGGED_NOTE, "snippet_chars": SNIPPET_CHARS,
-              "stopped_note": STOPPED_NOTE}
+              "stopped_note": STOPPED_NOTE, "speech_label": {"title": TITLE, "dated": DATED}}
     return _ENV.get_template("embed.html").render(config=config)
 
 
@@ -203,11 +200,6 @@ def _pieces(text: str, spans: Sequence[tuple[int, int, str]], id_prefix: str) ->
         anchor = id_prefix + new[0] if new and id_prefix else ""
         pieces.append({"text": text[p:q], "labels": labels, "new": new, "anchor": anchor})
     return pieces
-
-
-def speech_html(text: str, spans: Sequence[tuple[int, int, str]] = (), *, id_prefix: str = "") -> str:
-    """A whole speech, escaped, with ``spans`` (start, end, label) highlighted."""
-    return _render("speech.html", pieces=_pieces(text, spans, id_prefix), header="")
 
 
 def cited_passage_html(title: str, date: str | None, text: str, start: int, end: int, label: str) -> str:

@@ -385,7 +385,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                     column_b = gr.HTML("", elem_id="compare-b", padding=True, js_on_load=scroll_js)
                 comparison = gr.HTML("", elem_id="comparison", padding=True, js_on_load=None)
                 with gr.Accordion("复制比较结果（Markdown，含来源）", open=False):
-                    comparison_text = gr.Textbox(show_label=False, lines=8, max_lines=16, buttons=["copy"],
+                    # labelled: Gradio draws a textbox's copy button in its label
+                    comparison_text = gr.Textbox(label="比较结果", lines=8, max_lines=16, buttons=["copy"],
                                                  interactive=False, elem_id="comparison-md")
                 topic_chart = gr.HTML("", elem_id="topic-chart", padding=True, js_on_load=None)
             with gr.Tab("资料库", id="library", elem_id="tab-library"):

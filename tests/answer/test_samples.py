@@ -70,7 +70,8 @@ def test_every_list_names_a_speech_by_title_date_and_its_id_where_those_repeat(s
     (folder / "丙.txt").write_text("在全市工作会议上的讲话\n2025年3月1日\n同志们：今天开会。", encoding="utf-8")
     ingest(store, settings, folder)
     labels = speech_labels(store.list_speeches())
-    assert labels == {"甲": "在全市工作会议上的讲话（2024-03-01） · 甲", "乙": "在全市工作会议上的讲话（2024-03-01） · 乙",
+    assert labels == {"甲": "在全市工作会议上的讲话（2024-03-01） · 甲",
+                      "乙": "在全市工作会议上的讲话（2024-03-01） · 乙",
                       "丙": "在全市工作会议上的讲话（2025-03-01）"}
     from web.ui import Handlers
 

@@ -41,7 +41,8 @@ RAW_ASK_BODIES = {
     "deeply nested JSON": b'{"question": "' + Q + b'", "history": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     "nested a little less deeply": b'{"question": "' + Q + b'", "years": ' + b"[" * 900 + b"]" * 900 + b"}",
     "a lone surrogate in the question": b'{"question": "\\ud800' + Q + b'"}',
-    "a lone surrogate in the history": b'{"question": "' + Q + b'", "history": [{"role": "user", "content": "\\udfff"}]}',
+    "a lone surrogate in the history":
+        b'{"question": "' + Q + b'", "history": [{"role": "user", "content": "\\udfff"}]}',
     "a lone surrogate in a speech id": b'{"question": "' + Q + b'", "speech_ids": ["\\ud83d"]}',
 }
 RAW_WORDS = {"truncated UTF-8 inside a string": "UTF-8", "body cut in the middle of a character": "UTF-8",
