@@ -335,22 +335,6 @@ class Assistant:
 
     # -- the library --------------------------------------------------------------------------------------------
 
-    def topic_strength(self, topic: str, depth: int = 200) -> list[dict]:
-        """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
-        ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
-        speech, so the chart costs the same as a question."""
-        topic = _text(topic, "topic", self.settings.max_question_chars)
-        best: dict[str, float] = {}
-        found = self.retriever.retrieve(topic, k=depth)
-        for p in found.passages:
-            score = self.retriever.keyword.coverage(found.question, f"{p.title}\n{p.text}")
-            best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
-        return [
-            {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year,
-             "score": round(best.get(s.id, 0.0), 4)}
-            for s in self.store.list_speeches()
-        ]
-
     def ingest(self, paths: Iterable[Path]):
         from ingest.pipeline import Ingestor
 

@@ -110,10 +110,6 @@ class FakeAssistant:
     def compare(self, speech_a, speech_b, topic) -> Comparison:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
-    def topic_strength(self, topic: str) -> list[dict]:
-        return [{"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "score": 0.5}
-                for s in self.store.list_speeches()]
-
     def ingest(self, paths) -> IngestReport:
         report = IngestReport()
         for path in map(Path, paths):

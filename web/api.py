@@ -128,14 +128,6 @@ class SpeechTextOut(BaseModel):
     text: str = Field(description="The whole normalised text; citation offsets index into it")
 
 
-class TopicStrengthOut(BaseModel):
-    speech_id: str
-    title: str
-    date: str | None
-    year: int | None
-    score: float = Field(description="0..1: how strongly the speech addresses the topic")
-
-
 class ErrorOut(BaseModel):
     error: str
 
@@ -328,15 +320,6 @@ def api_router(assistant, settings) -> APIRouter:
         except Exception as error:
             return _error(error)
 
-    @router.get("/topic-strength", response_model=None,
-                responses=_responses({"model": list[TopicStrengthOut]}, 400, 503),
-                summary="How strongly each speech addresses a topic (the comparison chart)")
-    def topic_strength(topic: str = Query(..., examples=["营商环境"])):
-        try:
-            return assistant.topic_strength(topic)
-        except Exception as error:
-            return _error(error)
-
     @router.post("/feedback", response_model=None, responses=_responses({"description": '{"ok": true}'}, 400, 413),
                  summary="Thumbs up or down on an answer")
     def feedback(body: FeedbackRequest, request: Request):
@@ -346,6 +329,10 @@ def api_router(assistant, settings) -> APIRouter:
         except Exception as error:
             return _error(error)
         return {"ok": True}
+
+    from web.study_api import add_routes  # quote check, topic, outline, Word export (imports this module)
+
+    add_routes(router, assistant)
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # OPTIONS stays with CORS
 
