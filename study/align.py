@@ -10,7 +10,9 @@ pieces of the original texts.
 
 The alignment itself is difflib's (``SequenceMatcher``, no autojunk): exact first (``str.find`` on the keys), else
 the matching blocks of the quote in a window of the speech, trimmed at either end while dropping a block raises the
-similarity (2 x matched / (quote + span), difflib's ratio), so a stray character far away does not stretch the span.
+similarity (2 x matched / (quote + span), difflib's ratio) and the block lies further from the next than the quote's
+characters between them explain, so a stray character far away does not stretch the span, and a changed number
+("2.5%" -> "3%") keeps the "%" after it.
 A diff is a list of ``Op``s: ``same``, ``changed``, ``dropped`` (in the speech, left out of the quote), ``added`` (in
 the quote, not in the speech), and ``elided`` (left out where the quote says "……"). A change is ``significant``
 when it touches a number, a negation or a word that sets a direction or a bound (增长/下降, 以上/左右…): the changes
@@ -76,7 +78,12 @@ class Key:
 
 
 def _between_words(text: str, i: int) -> bool:
-    return 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+    """Between two digits or Latin letters (half- or full-width): "5.2", "1+3+N", not "第一.第二"."""
+    def latin(c: str) -> bool:
+        folded = unicodedata.normalize("NFKC", c)
+        return folded.isascii() and folded.isalnum()
+
+    return 0 < i < len(text) - 1 and latin(text[i - 1]) and latin(text[i + 1])
 
 
 @dataclass(frozen=True)
@@ -124,10 +131,16 @@ def locate(part: str, hay: str, lo: int = 0, hi: int | None = None) -> tuple[int
     def ratio(a: int, b: int, m: int) -> float:
         return 2 * m / (len(part) + blocks[b].a + blocks[b].size - blocks[a].a)
 
+    def loose(i: int) -> bool:
+        """Block i+1 lies further from block i in the speech than the quote's characters between them explain."""
+        hay_gap = blocks[i + 1].a - blocks[i].a - blocks[i].size
+        part_gap = blocks[i + 1].b - blocks[i].b - blocks[i].size
+        return hay_gap > 2 * part_gap + EDGE_FIX
+
     while first < last:
         now = ratio(first, last, matched)
-        left = ratio(first + 1, last, matched - blocks[first].size)
-        right = ratio(first, last - 1, matched - blocks[last].size)
+        left = ratio(first + 1, last, matched - blocks[first].size) if loose(first) else 0.0
+        right = ratio(first, last - 1, matched - blocks[last].size) if loose(last - 1) else 0.0
         if max(left, right) <= now:
             break
         if left >= right:
