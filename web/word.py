@@ -138,12 +138,12 @@ def cited(citation: Mapping) -> str:
 
 
 def answer_docx(answer: Mapping) -> bytes:
-    return conversation_docx([answer], title="讲话助手 · 回答")
+    return conversation_docx([answer])
 
 
-def conversation_docx(answers: Sequence[Mapping], title: str = "讲话助手 · 对话") -> bytes:
+def conversation_docx(answers: Sequence[Mapping]) -> bytes:
     """One or more answers, each with its question; footnotes numbered through the document."""
-    w = _Writer(title)
+    w = _Writer("讲话助手 · 回答" if len(answers) == 1 else "讲话助手 · 对话")
     for n, answer in enumerate(answers, 1):
         heading = "问题" if len(answers) == 1 else f"问题 {n}"
         w.doc.add_heading(heading, level=1)
