@@ -32,7 +32,7 @@ from pathlib import Path
 import prompts
 from answer import context as ctx
 from answer import followup
-from answer.errors import BadInput
+from answer.errors import BadInput, checked_text
 from answer.llm.errors import LLMUnavailable
 from answer import verify
 from answer.citations import add_missing_markers, resolve_markers

@@ -157,8 +157,7 @@ class Retriever:
 
     def synced_keyword(self) -> KeywordIndex:
         """The keyword index, first brought up to date with the library: what the study tools (study/) read."""
-        with self._lock:
-            self.keyword.sync(self.store)
+        self.keyword.sync(self.store)  # the index's own lock serialises syncs
         return self.keyword
 
     def as_langchain(self, *, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None):

@@ -369,7 +369,10 @@ def study_library(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("study-library")
     (root / "notice.txt").write_text(NOTICE, encoding="utf-8")
+    # the samples as speeches of the user's own (no "sample" mark): beside the seeds they would be set aside
+    own = root / "samples"
+    shutil.copytree(SAMPLES, own, ignore=shutil.ignore_patterns("*.meta.json"))
     settings = Settings(data_dir=root / "data", embedding="fake", llm="extractive", _env_file=None)
     store = open_store(settings, FakeEmbeddings())
-    ingest(store, settings, SEED, SAMPLES, root / "notice.txt")
+    ingest(store, settings, SEED, own, root / "notice.txt")
     return settings, store, Retriever(store, settings)

@@ -1,7 +1,8 @@
 """The UI of the study tools: the 核对 (quote check) and 主题 (topic) tabs, a speech's outline in the library tab, and
 the Word downloads of every view. ``StudyHandlers`` holds what each event does (tests call it directly:
-tests/test_study_ui.py); ``verify_tab`` and ``topic_tab`` lay out their tab inside ``build_ui``'s tabs (their passage viewers
-open a chip's passage with the chat's handler, ``open_passage``); ``build_ui`` wires what crosses tabs (two speeches of a topic into the comparison, a formula of an outline into the topic view).
+tests/test_study_ui.py); ``verify_tab`` and ``topic_tab`` lay out their tab inside ``build_ui``'s tabs (their
+passage viewers open a chip's passage with the chat's handler, ``open_passage``); ``build_ui`` wires what crosses
+tabs (two speeches of a topic into the comparison, a formula of an outline into the topic view).
 
 Every event here reads: a reader may call each one (no library write, no file named by the client). What is shown
 comes from web/render.py's templates, escaped; a failure is one friendly line (web/errors.py).
@@ -13,6 +14,7 @@ import logging
 
 import gradio as gr
 
+from ingest.store import speech_labels
 from study.outline import speech_outline
 from study.quotes import check_quotes
 from study.topic import follow_topic
@@ -55,14 +57,17 @@ class StudyHandlers:
     def topic(self, topic: str) -> tuple:
         """Outputs: the topic view, the view (for the download), the speeches to pick two of, the Word download."""
         if not (topic or "").strip():
-            return render.error_html("请输入一个主题。"), None, gr.update(choices=[], value=[]), gr.update(**NO_DOWNLOAD)
+            return (render.error_html("请输入一个主题。"), None, gr.update(choices=[], value=[]),
+                    gr.update(**NO_DOWNLOAD))
         try:
             view = follow_topic(self.assistant.retriever, topic).as_json()
         except Exception as error:
-            return (render.error_html(friendly_error(error, self.settings.language)[1]), None, gr.update(choices=[], value=[]),
-                    gr.update(**NO_DOWNLOAD))
-        choices = [(f"{s['date'] or '—'} · {s['title']}", s["speech_id"]) for s in view["speeches"]]
-        return render.topic_html(view), view, gr.update(choices=choices, value=[]), _download(word.document("topic", view), "topic")
+            return (render.error_html(friendly_error(error, self.settings.language)[1]), None,
+                    gr.update(choices=[], value=[]), gr.update(**NO_DOWNLOAD))
+        labels = speech_labels(self.assistant.store.list_speeches())  # what tells two speeches apart (issue 12)
+        choices = [(labels.get(s["speech_id"], s["title"]), s["speech_id"]) for s in view["speeches"]]
+        return (render.topic_html(view), view, gr.update(choices=choices, value=[]),
+                _download(word.document("topic", view), "topic"))
 
     def compare_picked(self, picked, topic: str) -> tuple:
         """Two speeches of the topic view into the comparison. Outputs: speech A, speech B, the comparison's topic,

@@ -55,7 +55,8 @@ class _Writer:
         self.notes = 0
         self.doc.core_properties.title = title
         self.doc.add_heading(title, level=0)
-        self.line(f"由讲话助手导出，{datetime.now():%Y-%m-%d %H:%M}。脚注中的“第 m–n 字”是引文在资料库所存讲话全文中的位置。",
+        self.line(f"由讲话助手导出，{datetime.now():%Y-%m-%d %H:%M}。"
+                  "脚注中的“第 m–n 字”是引文在资料库所存讲话全文中的位置。",
                   size=9)
 
     def line(self, *texts: str, style: str | None = None, size: float | None = None, bold_first: bool = False):
@@ -162,8 +163,8 @@ def comparison_docx(comparison: Mapping) -> bytes:
     for key in ("A", "B"):
         side = speeches.get(key)
         if side:
-            w.line(f"讲话 {key}：", speech_label(side.get("title", ""), side.get("date")), f"（编号 {side.get('speech_id')}）",
-                   bold_first=True)
+            w.line(f"讲话 {key}：", speech_label(side.get("title", ""), side.get("date")),
+                   f"（编号 {side.get('speech_id')}）", bold_first=True)
     w.doc.add_heading("比较", level=1)
     labelled = [*comparison.get("citations", [])]
     for side in speeches.values():
@@ -231,7 +232,8 @@ def topic_docx(view: Mapping) -> bytes:
 
 def document(kind: str, result: Mapping) -> bytes:
     """The document of a result of ``kind``: answer, comparison, verify, topic."""
-    return {"answer": answer_docx, "comparison": comparison_docx, "verify": quotes_docx, "topic": topic_docx}[kind](result)
+    kinds = {"answer": answer_docx, "comparison": comparison_docx, "verify": quotes_docx, "topic": topic_docx}
+    return kinds[kind](result)
 
 
 def file_name(kind: str) -> str:
@@ -266,7 +268,8 @@ def _diff(w: _Writer, ops: Sequence[Mapping]) -> None:
 
 def _flagged(w: _Writer, unsupported: Sequence[str]) -> None:
     if unsupported:
-        w.line(f"⚠ {len(unsupported)} 句话未通过引用核对（已用黄色标出）：所引的讲话原文不支持它们，请核对原文。", size=9)
+        w.line(f"⚠ {len(unsupported)} 句话未通过引用核对（已用黄色标出）："
+               "所引的讲话原文不支持它们，请核对原文。", size=9)
 
 
 def _fonts(doc) -> None:

@@ -100,7 +100,8 @@ def test_compare_topic_verify_export_and_feedback_refuse_the_same_way(url, speec
                    "请输入待核对的文字")
     assert_refused(httpx.post(f"{url}/api/verify", json={"text": "“引文”", "speech_ids": []}, timeout=60), 400,
                    "speech_ids")
-    assert_refused(httpx.post(f"{url}/api/export/docx", json={"topic": "x"}, timeout=60), 400, "XXX1")
+    assert_refused(httpx.post(f"{url}/api/export/docx", json={"topic": "x"}, timeout=60), 400,
+                   "请求体不是可导出的结果")
     assert_refused(httpx.post(f"{url}/api/export/docx", json={"sentences": [{"text": "x", "status": "maybe"}]},
                               timeout=60), 400, "status")
     assert_refused(httpx.post(f"{url}/api/feedback", json={"vote": "up", "answer": {}, "user": "x"}, timeout=60),

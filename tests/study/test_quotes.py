@@ -22,7 +22,8 @@ def units(text: str) -> list[str]:
 
 
 def test_a_draft_with_quotations_is_checked_quotation_by_quotation():
-    text = "会议强调，要抓好“三个一批”。书记指出：“今年全市经济增长的预期目标是5%左右。我们提出新的布局。”此外，「要持续优化营商环境」。"
+    text = ("会议强调，要抓好“三个一批”。书记指出：“今年全市经济增长的预期目标是5%左右。我们提出新的布局。”"
+            "此外，「要持续优化营商环境」。")
     assert units(text) == ["今年全市经济增长的预期目标是5%左右。我们提出新的布局", "要持续优化营商环境"]
     assert len(Key.of("三个一批").chars) < MIN_QUOTE  # a name in quotation marks is no quotation
 
@@ -33,7 +34,8 @@ def test_a_text_without_quotations_is_checked_sentence_by_sentence_without_its_l
 
 
 def test_nested_and_unclosed_quotation_marks():
-    assert units("他说：“要‘马上就办、办就办好’，以实干实绩取信于民。”") == ["要‘马上就办、办就办好’，以实干实绩取信于民"]
+    quoted = units("他说：“要‘马上就办、办就办好’，以实干实绩取信于民。”")
+    assert quoted == ["要‘马上就办、办就办好’，以实干实绩取信于民"]
     # an unclosed mark makes no quotation: the sentence is checked, its lead-in left out
     assert units("他说：“要马上就办、办就办好，以实干实绩取信于民。") == ["要马上就办、办就办好，以实干实绩取信于民"]
 

@@ -20,7 +20,8 @@ from web.study_ui import StudyHandlers
 from web.word import MEDIA_TYPE
 
 CITY, COUNTY = "2025-city-work-meeting", "2024-county-congress-closing"
-DRAFT = "书记强调：“今年全市经济增长的预期目标是5%左右。”还要求“研发经费投入强度提高到3%”，并说“这句话是起草人自己加的，讲话里没有”。"
+DRAFT = ("书记强调：“今年全市经济增长的预期目标是5%左右。”还要求“研发经费投入强度提高到3%”，"
+         "并说“这句话是起草人自己加的，讲话里没有”。")
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,8 @@ def test_topic_and_outline_return_what_is_documented(client):
 
 
 @pytest.mark.parametrize(("body", "status", "words"), [
-    ({"text": "  "}, 400, "empty"),
-    ({"text": "字" * 10_001}, 400, "SPEECHES_MAX_VERIFY_CHARS"),
+    ({"text": "  "}, 400, "请输入待核对的文字。"),
+    ({"text": "字" * 10_001}, 400, "待核对的文字太长了（10001 字），最多 10000 字。"),
     ({"text": "“今年”", "extra": 1}, 400, "extra"),
     ({}, 400, "text"),
 ])
@@ -81,8 +82,8 @@ def test_every_result_posted_back_comes_back_as_a_word_document(client):
 
 
 @pytest.mark.parametrize(("body", "words"), [
-    ({"hello": "world"}, "not an answer, a comparison, a quote check or a topic view"),
-    ([1, 2], "not an answer"),
+    ({"hello": "world"}, "请求体不是可导出的结果（API 返回的回答、比较、引文核对或主题）"),
+    ([1, 2], "请求体不是可导出的结果"),
     ({"question": "q", "segments": [{"kind": "table", "runs": []}]}, "kind"),
     ({"question": "q", "segments": [{"kind": "paragraph", "runs": [{"text": "x" * 20_001}]}]}, "20000"),
     ({"sentences": [{"text": "x", "status": "exact"}] * 2001}, "2000"),
@@ -122,7 +123,7 @@ def test_the_verify_tab_shows_the_results_and_offers_them_as_word(on, assistant)
     assert downloaded(download).suffix == ".docx" and downloaded(download).stat().st_size > 10_000
     blank = on.verify("   ")
     assert "请先粘贴要核对的文字" in blank[0] and blank[1] is None and blank[2]["interactive"] is False
-    assert "输入有误" in on.verify("字" * 10_001)[0]
+    assert "待核对的文字太长了（10001 字）" in on.verify("字" * 10_001)[0]
 
 
 def test_the_topic_tab_lists_the_speeches_to_pick_two_for_the_comparison(on):

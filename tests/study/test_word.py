@@ -23,7 +23,8 @@ ANSWER = {"question": "今年的目标？<w:t>x</w:t>", "context": [CITED], "cit
 
 def parts(document: bytes) -> dict[str, str]:
     with zipfile.ZipFile(io.BytesIO(document)) as package:
-        return {name: package.read(name).decode("utf-8") for name in package.namelist() if name.endswith((".xml", ".rels"))}
+        return {name: package.read(name).decode("utf-8") for name in package.namelist()
+                if name.endswith((".xml", ".rels"))}
 
 
 def footnotes(document: bytes) -> list[str]:
@@ -43,7 +44,8 @@ def test_an_answer_has_its_question_its_text_and_a_footnote_per_citation():
     assert "今年的目标？<w:t>x</w:t>" in paragraphs  # the question's markup is text
     assert "目标是5%左右。这句没有依据。" in paragraphs and "引文里的[2]和<script>照原样。[9]" in paragraphs
     notes = footnotes(document)
-    assert notes == ["[1] 《在全市经济工作会议上的讲话》（2025-02-10），编号 2025-city，第 193–210 字：“今年全市经济增长的预期目标是5%左右”",
+    assert notes == ["[1] 《在全市经济工作会议上的讲话》（2025-02-10），编号 2025-city，第 193–210 字："
+                     "“今年全市经济增长的预期目标是5%左右”",
                      "[1] 同注 1。"]
     body = parts(document)["word/document.xml"]
     assert body.count("<w:footnoteReference") == 2 and 'w:highlight w:val="yellow"' in body
@@ -74,7 +76,8 @@ def test_a_comparison_names_both_speeches_and_cites_each_side():
     a = {**CITED, "label": "A1"}
     b = {**CITED, "label": "B1", "speech_id": "county", "title": "县讲话", "date": None, "start": 0, "end": 4}
     comparison = {"topic": "增长目标", "citations": [a, b], "unsupported_sentences": [],
-                  "segments": [{"kind": "paragraph", "runs": [{"text": "两篇都定了目标"}, {"cite": "A1"}, {"cite": "B1"}]}],
+                  "segments": [{"kind": "paragraph",
+                                "runs": [{"text": "两篇都定了目标"}, {"cite": "A1"}, {"cite": "B1"}]}],
                   "speeches": {"A": {"speech_id": "2025-city", "title": "市讲话", "date": "2025", "passages": [a]},
                                "B": {"speech_id": "county", "title": "县讲话", "date": None, "passages": [b]}}}
     document = word.document("comparison", comparison)
@@ -111,7 +114,8 @@ def test_a_topic_view_has_its_years_and_each_speech_with_its_quotes():
     body = docx.Document(io.BytesIO(document))
     assert [c.text for c in body.tables[0].rows[1].cells] == ["2024", "1 / 2", "1 / 10", "10.0%"]
     assert "论述占比 16.7%（1 / 6 段）" in "\n".join(p.text for p in body.paragraphs)
-    assert footnotes(document) == ["《在全市经济工作会议上的讲话》（2025-02-10），编号 county，第 193–210 字：“作风建设永远在路上。”"]
+    assert footnotes(document) == [
+        "《在全市经济工作会议上的讲话》（2025-02-10），编号 county，第 193–210 字：“作风建设永远在路上。”"]
 
 
 @pytest.mark.parametrize("kind", ["answer", "comparison", "verify", "topic"])

@@ -1,7 +1,7 @@
 """The study tools' speed (study/): the quote check and a topic across the library, ours vs the raw library calls on
 the same input, measured in one run.
 
-    python bench/study.py [--speeches 1000,10000] [--runs 5] [--keep-source DIR]
+    python bench/study_tools.py [--speeches 1000,10000] [--runs 5] [--keep-source DIR]
 
 1. The sample library (samples/, what app.py adds to an empty library): a draft of about 2,000 characters (quotes
    of the samples: verbatim, altered, shortened with "……", and the writer's own) checked ``--runs`` times. The
@@ -136,11 +136,11 @@ def measure_topics(retriever, runs: int) -> dict:
     ours, raw, addressing = [], [], {}
     for topic in TOPICS:
         for _ in range(runs):
-            ms, view = timed(lambda: follow_topic(retriever, topic))
+            ms, view = timed(lambda topic=topic: follow_topic(retriever, topic))
             ours.append(ms)
             # as many passages as the view read: the best 2 x QUOTES_PER_SPEECH of each speech listed
             ids = [pid for s in view.speeches for pid in records[s.speech_id].passage_ids()[:2 * QUOTES_PER_SPEECH]]
-            raw.append(timed(lambda: raw_topic(retriever, topic, ids))[0])
+            raw.append(timed(lambda topic=topic, ids=ids: raw_topic(retriever, topic, ids))[0])
         addressing[topic] = view.addressing
     return {"topics": len(TOPICS), "addressing": addressing, "topic_p50_ms": p50(ours),
             "topic_max_ms": round(max(ours), 1), "raw_p50_ms": p50(raw),
