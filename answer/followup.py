@@ -21,20 +21,22 @@ from dataclasses import dataclass, field
 
 from answer.citations import MARKER
 from answer.errors import BadInput
+from ingest.speechtext import YEAR_WORDS, cn_number, quoted_title
 
-_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _ORDINAL = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?:篇|个|份)(?:讲话)?")
 _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth|fifth)\s+(?:speech|one)\b", re.IGNORECASE)
 _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
 _THIS = re.compile(r"这篇(?:讲话)?|该讲话|这个讲话|上述讲话|this speech|that speech", re.IGNORECASE)
-_BOTH_SPEECHES = re.compile(r"(?:这|那)?两(?:篇|份)(?:讲话|报告)?(?:中|里)?")  # "两篇讲话…", when one of them is asked next
+# "两篇讲话…", when one of them is asked next
+_BOTH_SPEECHES = re.compile(r"(?:这|那)?两(?:篇|份)(?:讲话|报告)?(?:中|里)?")
 _FOLLOWUP_START = re.compile(
     r"^(那|那么|这|它|其|此|还有|另外|再|and\b|what about|how about|and what|also)", re.IGNORECASE
 )
 # cues anywhere in the question: a pronoun or a pointer back at what was said
-_CUE = re.compile(r"它|上述|上面|前面(?:提到|说)|刚才|其中|这些|这一点|该(?:讲话|报告|文)|\b(?:it|they|them|this|that|these)\b",
+_CUE = re.compile(r"它|上述|上面|前面(?:提到|说)|刚才|其中|这些|这一点|该(?:讲话|报告|文)|"
+                  r"\b(?:it|they|them|this|that|these)\b",
                   re.IGNORECASE)
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*年(?:度)?的?")
+_YEAR = re.compile(YEAR_WORDS + "的?")
 _FILLER = re.compile(r"^[\s，,。？?！!的了吗呢讲话报告篇份个]*$")
 ROLES = ("user", "assistant")
 
@@ -99,8 +101,7 @@ def referenced_speech(question: str, candidates: Sequence[str], last_cited: Sequ
     match = _ORDINAL.search(question)
     n = None
     if match:
-        token = match.group(1)
-        n = int(token) if token.isdigit() else _CN_DIGITS[token]
+        n = cn_number(match.group(1))
     elif match := _ORDINAL_EN.search(question):
         n = _EN_ORDINALS[match.group(1).lower()]
     if n is not None:
@@ -146,7 +147,7 @@ def restated(question: str, turns: Sequence[Turn], title: str | None = None) -> 
     subject = topic(turns)
     if not subject:
         return None
-    reference = f"《{title}》" if title else _reference_words(question)
+    reference = quoted_title(title) if title else _reference_words(question)
     if not reference:
         return subject
     for pattern in (_ORDINAL, _THIS, _ORDINAL_EN, _BOTH_SPEECHES):
@@ -217,7 +218,7 @@ def has_own_words(question: str) -> bool:
 
 def name_speech(question: str, title: str) -> str:
     """The question with "第二篇讲话" / "this speech" replaced by the speech's title, for the answer prompt."""
-    named = f"《{title}》"
+    named = quoted_title(title)
     for pattern in (_ORDINAL, _THIS, _ORDINAL_EN):
         question = pattern.sub(named, question)
     return question

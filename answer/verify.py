@@ -30,11 +30,10 @@ from answer.citations import (_CONTENT, _ENUMERATOR, MIN_CHECKED_CHARS, SUPPORT_
                               sentences)
 from answer.types import Citation
 from ingest.occasion import PROVINCE, normalise, place_aliases, sessions_in
+from ingest.speechtext import SENTENCE_ENDS, quoted_title, years_as_digits
 
 _MARKER = re.compile(r"[\[［【]\s*[A-Z]?\d{1,2}(?:\s*[,，、]\s*[A-Z]?\d{1,2})*\s*[\]］】]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_CN_YEAR = re.compile(r"([〇○零一二三四五六七八九]{4})(?=年)")
-_CN_DIGIT = str.maketrans("〇○零一二三四五六七八九", "000123456789")
 _TITLE = re.compile(r"《([^》]{1,100})》")
 _QUOTE = re.compile(r"“([^”]{2,60})”|「([^」]{2,200})」|‘([^’]{2,60})’|\"([^\"]{2,60})\"")
 _PLACE = re.compile(r"[\u4e00-\u9fff]{2,4}?(?:省|市|县|自治区|自治州)(?![场长委民区级直属内外域])")
@@ -132,17 +131,17 @@ def check_sentence(sentence: str, context: Mapping[str, Citation],
     titles = [c.title for c in cited]
     for title in dict.fromkeys(m.group(1).strip() for m in _TITLE.finditer(claim)):
         if not _title_supported(title, titles, source):
-            problems.append(Problem("title", f"《{title}》"))
+            problems.append(Problem("title", quoted_title(title)))
     squeezed = _squeeze(source)
     for match in _QUOTE.finditer(claim):
-        quoted = next(g for g in match.groups() if g).strip().rstrip("。！？；，")
+        quoted = next(g for g in match.groups() if g).strip().rstrip(SENTENCE_ENDS + "，")
         if _squeeze(quoted) not in squeezed:
             problems.append(Problem("quote", quoted))
     for item in _list_items(claim):
         if item not in squeezed:
             problems.append(Problem("list", item))
     known = [s for text in texts for s, _, _ in sessions_in(normalise(text))]
-    for session, start, end in sessions_in(normalise(claim)):
+    for session, _, _ in sessions_in(normalise(claim)):
         if session.complete and not any(session.matches(other) for other in known):
             problems.append(Problem("session", session.text()))
     negated = _NEGATION.search(claim)
@@ -160,8 +159,9 @@ def _naming_problems(claim: str, labels: Sequence[str], context: Mapping[str, Ci
     cited_speeches = {context[label].speech_id for label in labels}
     by_speech = {c.speech_id: c.title for c in context.values()}
     for speech_id, title in by_speech.items():
-        if speech_id not in cited_speeches and title and (f"《{title}》" in claim or (len(title) >= 8 and title in claim)):
-            problems.append(Problem("names_speech", f"names 《{title}》 but cites none of its passages"))
+        named = quoted_title(title) in claim or (len(title) >= 8 and title in claim)
+        if speech_id not in cited_speeches and title and named:
+            problems.append(Problem("names_speech", f"names {quoted_title(title)} but cites none of its passages"))
     sides = {m.group(1) for label in context if (m := _SIDE.match(label))}
     if len(sides) < 2:
         return problems
@@ -212,7 +212,7 @@ def _list_items(claim: str) -> list[str]:
 def _digits(text: str) -> str:
     """Full-width digits folded, and Chinese-numeral years as digits ("二〇二三年" → "2023年")."""
     text = unicodedata.normalize("NFKC", text)
-    return _CN_YEAR.sub(lambda m: m.group(1).translate(_CN_DIGIT), text)
+    return years_as_digits(text)
 
 
 def _places(claim: str) -> list[str]:

@@ -86,7 +86,8 @@ def main() -> None:
             print(f"passages, {name:7} {out[f'passages_{name}']}", flush=True)
     out["speeches_last50_ratio_ours_vs_default"] = round(
         out["speeches_ours"]["last50_p50_s"] / out["speeches_default"]["last50_p50_s"], 3)
-    out["passages_p50_ratio_ours_vs_default"] = round(out["passages_ours"]["p50_s"] / out["passages_default"]["p50_s"], 3)
+    ratio = out["passages_ours"]["p50_s"] / out["passages_default"]["p50_s"]
+    out["passages_p50_ratio_ours_vs_default"] = round(ratio, 3)
     print(json.dumps({"args": vars(args), **out}))
 
 

@@ -49,7 +49,7 @@ def main() -> None:
             ranked = [owners[i] for i in found[0]]
             ranks.append(next((j for j, o in enumerate(ranked[:10], 1) if o in query["gold_doc_ids"]), None))
 
-        def recall(n: int) -> float:
+        def recall(n: int, ranks=ranks) -> float:
             return float(np.mean([r is not None and r <= n for r in ranks]))
 
         mrr = float(np.mean([1 / r if r else 0.0 for r in ranks]))

@@ -102,7 +102,7 @@ def main() -> int:
     for threshold in THRESHOLDS:
         for form in (False, True):
             name = f"evidence >= {threshold:.2f}" + (" + form" if form else "")
-            got = figures(lambda r: r["best"] >= threshold and (r["fits"] or not form))
+            got = figures(lambda r, threshold=threshold, form=form: r["best"] >= threshold and (r["fits"] or not form))
             summary[name] = got
             print(f"{name:<28} {got['false_refusals']:>14} {got['true_refusals']:>14} "
                   f"{got['answered_with_answer_quoted']:>24}")

@@ -52,8 +52,9 @@ def ours(path: Path, repeat: int) -> tuple[str, float]:
 
 def raw(path: Path, timeout: float) -> float | None:
     """The raw library's time in a fresh process (imports excluded), or None past ``timeout``."""
-    code = (f"import time\nPATH = {str(path)!r}\n" + RAW[path.suffix].split("\n", 1)[0] + "\nstart = time.perf_counter()\n"
-            + RAW[path.suffix].split("\n", 1)[1] + "\nprint(time.perf_counter() - start)")
+    imports, body = RAW[path.suffix].split("\n", 1)
+    code = (f"import time\nPATH = {str(path)!r}\n{imports}\nstart = time.perf_counter()\n"
+            f"{body}\nprint(time.perf_counter() - start)")
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

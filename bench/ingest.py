@@ -60,7 +60,8 @@ def main() -> None:
         assert len(again.unchanged) == len(files), again.summary()
 
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"corpus: {len(files)} files, {characters:,} characters, {len(texts):,} passages; backend {settings.embedding}")
+    print(f"corpus: {len(files)} files, {characters:,} characters, {len(texts):,} passages; "
+          f"backend {settings.embedding}")
     print(f"pipeline end to end : {pipeline_s:8.1f} s  {len(texts) / pipeline_s:7.2f} passages/s")
     print(f"raw model, same text: {raw_s:8.1f} s  {len(texts) / raw_s:7.2f} passages/s")
     print(f"ratio pipeline/raw time: {pipeline_s / raw_s:.3f}")

@@ -33,7 +33,8 @@ from answer.llm.local import LocalChatModel, get_server  # noqa: E402
 from answer.llm.model_file import ensure_model  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "speeches" / "seed" / "002_d5a8c33760b2f744.txt"
-SYSTEM = "你是讲话材料问答助手。只根据给出的材料回答，用中文，简洁，并用[1]这样的编号注明出处。材料没有提到的，就说材料没有提到。"
+SYSTEM = ("你是讲话材料问答助手。只根据给出的材料回答，用中文，简洁，并用[1]这样的编号注明出处。"
+          "材料没有提到的，就说材料没有提到。")
 QUESTION = "今年的经济增速目标是什么？为什么说完成它任务艰巨？"
 
 
@@ -42,7 +43,8 @@ def bench_messages() -> list[dict]:
     numbers passages, + the question: about 500 tokens (Chinese runs ~1.6 characters per token)."""
     paragraphs = [line.strip() for line in SPEECH.read_text(encoding="utf-8").splitlines() if "保8争9" in line]
     material = "\n".join(f"[{i}] {p}" for i, p in enumerate(paragraphs, 1))
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"材料：\n{material}\n\n问题：{QUESTION}"}]
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"材料：\n{material}\n\n问题：{QUESTION}"}]
 
 
 def raw_stream(model_path, messages: list[dict], threads: int, ctx: int, max_tokens: int,

@@ -11,11 +11,11 @@ questions (a seed speech's text, pasted, and a question) without pause; the rati
 It starts ``python app.py`` itself (``SPEECHES_PORT`` = a free port, ``SPEECHES_DATA_DIR`` = DIR or a temporary
 folder; an empty library gets the sample speeches on the first run; ``SPEECHES_MODEL_DIR`` and the other
 ``SPEECHES_*`` variables of the environment are passed on), waits until ``GET /api/speeches`` answers, then runs
-``--users`` simulated users for ``--seconds``: half of them ask through the JSON API (``POST /api/ask/stream``: the answer of
-``/api/ask``, streamed, with its queue positions), the other half through the Gradio queue with gradio_client (``Client.submit`` on the chat endpoint, ``/ask``), each asking
-one question after another from a fixed list (no think time). A user starts no new question after ``--seconds``;
-questions still running ``--grace`` seconds later are counted as *in flight* (neither completed nor errors) and
-abandoned.
+``--users`` simulated users for ``--seconds``: half of them ask through the JSON API (``POST /api/ask/stream``: the
+answer of ``/api/ask``, streamed, with its queue positions), the other half through the Gradio queue with
+gradio_client (``Client.submit`` on the chat endpoint, ``/ask``), each asking one question after another from a
+fixed list (no think time). A user starts no new question after ``--seconds``; questions still running ``--grace``
+seconds later are counted as *in flight* (neither completed nor errors) and abandoned.
 
 Reported, per channel and in total: questions completed, errors (an HTTP error status, a Gradio error, or an answer
 that is an error message; target 0), p50/p95 latency (send to full answer), queue wait and the largest queue

@@ -67,7 +67,8 @@ def main() -> None:
             retriever = Retriever(store, settings.model_copy(update={"data_dir": Path(tmp) / "data"}))
             for label, policy in policies():
                 search = None if policy is None else (
-                    lambda q, n, m, policy=policy: named.retrieve(retriever, q, k=n, mode=m, policy=policy))
+                    lambda q, n, m, policy=policy, retriever=retriever: named.retrieve(retriever, q, k=n, mode=m,
+                                                                               policy=policy))
                 figures = evaluate(retriever, queries, k=5, mode=args.mode, search=search)
                 print(json.dumps({"set": name, "policy": label, "mode": args.mode,
                                   **{k: figures.get(k) for k in FIGURES}}, ensure_ascii=False), flush=True)

@@ -101,9 +101,10 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def timed(call: Callable[[], object]) -> tuple[float, object]:
+def timed(call: Callable[..., object], *args, **kwargs) -> tuple[float, object]:
+    """(milliseconds, result) of ``call(*args, **kwargs)``."""
     start = time.perf_counter()
-    result = call()
+    result = call(*args, **kwargs)
     return (time.perf_counter() - start) * 1000, result
 
 
@@ -272,22 +273,22 @@ def measure_size(
         if number and time.perf_counter() > deadline:
             log(f"size {size:,}: time budget spent after {number} of {len(questions)} questions")
             break
-        samples["retrieve"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode))[0])
-        elapsed, vector = timed(lambda: store.embed_query(question))
+        samples["retrieve"].append(timed(retriever.retrieve, question, k=5, mode=mode)[0])
+        elapsed, vector = timed(store.embed_query, question)
         vectors.setdefault(question, vector)
         samples["embed"].append(elapsed)
-        samples["chroma"].append(timed(lambda: chroma.query(query_embeddings=[vector], n_results=n_results))[0])
-        samples["keyword"].append(timed(lambda: index.search(question, RAW_N_RESULTS, None))[0])
-        samples["year"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode, filters=years_2020))[0])
-        samples["ids"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode, filters=ten_ids))[0])
+        samples["chroma"].append(timed(chroma.query, query_embeddings=[vector], n_results=n_results)[0])
+        samples["keyword"].append(timed(index.search, question, RAW_N_RESULTS, None)[0])
+        samples["year"].append(timed(retriever.retrieve, question, k=5, mode=mode, filters=years_2020)[0])
+        samples["ids"].append(timed(retriever.retrieve, question, k=5, mode=mode, filters=ten_ids)[0])
         one = rotation[number % len(rotation)]
         only = Filters(speech_ids=[one.id])
-        samples["one"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode, filters=only))[0])
-        samples["chroma_one"].append(timed(lambda: chroma.query(
-            query_embeddings=[vector], n_results=min(RAW_N_RESULTS, max(1, one.passages)),
+        samples["one"].append(timed(retriever.retrieve, question, k=5, mode=mode, filters=only)[0])
+        samples["chroma_one"].append(timed(
+            chroma.query, query_embeddings=[vector], n_results=min(RAW_N_RESULTS, max(1, one.passages)),
             where={"speech_id": {"$in": [one.id]}},
-        ))[0])
-        samples["pair"].append(timed(lambda: retriever.retrieve(question, k=5, mode=mode, filters=pair))[0])
+        )[0])
+        samples["pair"].append(timed(retriever.retrieve, question, k=5, mode=mode, filters=pair)[0])
         if number < LISTED:  # the speech list that every retrieve (and every keyword sync) reads
             samples["list"].append(timed(store.list_speeches)[0])
     stats = {name: percentiles(values) for name, values in samples.items()}
@@ -370,7 +371,7 @@ def measure_recall(
         collection.query(query_embeddings=[queries[0]], n_results=RAW_N_RESULTS)  # load the index
         at10, at50, latency = [], [], []
         for q, want in zip(queries, exact):
-            elapsed, found = timed(lambda: collection.query(query_embeddings=[q], n_results=RAW_N_RESULTS, include=[]))
+            elapsed, found = timed(collection.query, query_embeddings=[q], n_results=RAW_N_RESULTS, include=[])
             got_ids = found["ids"][0]
             latency.append(elapsed)
             at10.append(len(set(got_ids[:10]) & set(want[:10])) / 10)
@@ -416,7 +417,8 @@ def print_table(row: dict) -> None:
             print(f"  ef_search {ef:4}: recall@10 {r['recall@10']:.3f}  recall@50 {r['recall@50']:.3f}  "
                   f"query p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms")
     if row.get("profile"):
-        print(f"-- cProfile, {min(PROFILED, row['queries'])} retrieve calls, by cumulative time --\n{row['profile'].rstrip()}")
+        print(f"-- cProfile, {min(PROFILED, row['queries'])} retrieve calls, by cumulative time --\n"
+              f"{row['profile'].rstrip()}")
 
 
 def main() -> None:

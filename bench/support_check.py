@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ SET = ROOT / "bench" / "sets" / "support_labelled.jsonl"
 JSONL = (SHARED / "corpora" / "national-work-reports.jsonl", SHARED / "corpora" / "party-congress-reports.jsonl")
 
 
-@lru_cache(maxsize=None)
+@cache
 def speech(speech_id: str):
     """The ingest pipeline's ``Speech`` for an id of ../shared: a seed, a provincial report or a JSONL document."""
     from ingest.metadata import load_speech

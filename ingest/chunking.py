@@ -37,27 +37,27 @@ import re
 from dataclasses import dataclass
 
 from ingest.speech import Passage
+from ingest.speechtext import CLOSERS, CN_COUNTING, ELLIPSIS, SENTENCE_ENDS, char_class
 
-__all__ = ["split_passages", "HEADING_MAX"]
+__all__ = ["split_passages", "heading_lines", "HEADING_MAX", "SALUTATION"]
 
 HEADING_MAX = 60
 
-_CLOSERS = "”’」』）》】〕〉\"')\\]"
-_SENT_END_RE = re.compile(rf"(?:[。！？；!?;…]+[{_CLOSERS}]*)+")
-_CLAUSE_END_RE = re.compile(rf"[，、：,:][{_CLOSERS}]*")
+_SENT_END_RE = re.compile(f"(?:{char_class(SENTENCE_ENDS + ELLIPSIS)}+{char_class(CLOSERS)}*)+")
+_CLAUSE_END_RE = re.compile(f"[，、：,:]{char_class(CLOSERS)}*")
 _PUNCT_RE = re.compile(r"[，。；：！？,;:!?]")
 _NONSPACE_RE = re.compile(r"\S")
 
-_CN = "一二三四五六七八九十"
 _SALUTATION_RE = re.compile(r"(?:(?:各位[\u4e00-\u9fff]{1,6}|同志们|女士们|先生们|朋友们)[、，,]?)+[！：!:]")
+SALUTATION = _SALUTATION_RE  # "各位代表、同志们！": the address that opens a paragraph
 # (pattern, level, lead): lead "sentence" = cut a long line at its first sentence end, "phrase" = at first punctuation
 _HEADING_RULES: tuple[tuple[re.Pattern[str], int, str], ...] = (
-    (re.compile(rf"[{_CN}]+、"), 1, "sentence"),
-    (re.compile(rf"第[{_CN}]+部分"), 1, "sentence"),
+    (re.compile(rf"[{CN_COUNTING}]+、"), 1, "sentence"),
+    (re.compile(rf"第[{CN_COUNTING}]+部分"), 1, "sentence"),
     (_SALUTATION_RE, 1, "phrase"),
-    (re.compile(rf"[（(][{_CN}]+[）)]"), 2, "sentence"),
-    (re.compile(rf"第[{_CN}]+[，,、：:]"), 2, "phrase"),
-    (re.compile(rf"[{_CN}]+是(?![的否])"), 3, "phrase"),
+    (re.compile(rf"[（(][{CN_COUNTING}]+[）)]"), 2, "sentence"),
+    (re.compile(rf"第[{CN_COUNTING}]+[，,、：:]"), 2, "phrase"),
+    (re.compile(rf"[{CN_COUNTING}]+是(?![的否])"), 3, "phrase"),
     (re.compile(r"\d{1,2}[.．、](?!\d)"), 3, "phrase"),
     (re.compile(r"[（(]\d{1,2}[）)]"), 3, "phrase"),
 )
@@ -101,6 +101,23 @@ def _heading(line: str) -> tuple[int, str] | None:
         head = head[:HEADING_MAX].rstrip("，。；：,;: ")
         return level, head or line[:HEADING_MAX]
     return None
+
+
+def heading_lines(text: str) -> list[tuple[int, int, int, str]]:
+    """The heading lines of ``text`` by the rules above, salutations left out: (level, start, end, heading) with
+    ``text[start:end] == heading`` (the outline of a speech: study/outline.py)."""
+    found = []
+    line_start = 0
+    for line in text.split("\n"):
+        span = _trim(text, line_start, line_start + len(line))
+        line_start += len(line) + 1
+        if span is None:
+            continue
+        stripped = text[span[0]:min(span[1], span[0] + 4 * HEADING_MAX)]
+        heading = _heading(stripped)
+        if heading is not None and not _SALUTATION_RE.match(stripped) and stripped.startswith(heading[1]):
+            found.append((heading[0], span[0], span[0] + len(heading[1]), heading[1]))
+    return found
 
 
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -199,7 +216,8 @@ def _section_of(units: list[_Unit]) -> str | None:
 
 
 def split_passages(speech_id: str, text: str, *, size: int = 300, overlap: int = 80) -> list[Passage]:
-    """Split ``text`` into passages of at most ``size`` characters overlapping by at most ``overlap`` (see module doc)."""
+    """Split ``text`` into passages of at most ``size`` characters overlapping by at most ``overlap`` (see the
+    module doc)."""
     _validate(size, overlap)
     groups: list[list[_Unit]] = []
     cur: list[_Unit] = []

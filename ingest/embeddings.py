@@ -87,7 +87,14 @@ def sentence_transformers_embeddings(folder: str) -> Embeddings:
             "(no config.json or modules.json); models are never downloaded"
         )
     quiet_network_clients()
-    from langchain_huggingface import HuggingFaceEmbeddings
+    try:
+        import sentence_transformers  # noqa: F401 (what langchain-huggingface loads the model with)
+        from langchain_huggingface import HuggingFaceEmbeddings
+    except ImportError as error:  # an install without pyproject's `st` extra
+        raise EmbeddingConfigError(
+            f"SPEECHES_EMBEDDING=st:{folder} needs the sentence-transformers backend, and {error.name} is not "
+            "installed: pip install -r requirements.txt (or pip install '.[st]')"
+        ) from None
 
     return HuggingFaceEmbeddings(
         model_name=str(path.resolve()),
@@ -121,7 +128,7 @@ class CachedEmbeddings(Embeddings):
         self._lock = threading.Lock()
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.backend}\0{text}".encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{self.backend}\0{text}".encode()).hexdigest()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         keys = [self._key(t) for t in texts]

@@ -26,6 +26,7 @@ from typing import Any
 
 from ingest.occasion import read_occasion
 from ingest.readers import SUPPORTED_EXTENSIONS, ReadLimits, SpeechFileError, read_speech_text
+from ingest.speechtext import CN_COUNTING, YEAR_NUMERALS, cn_number
 from ingest.speech import Speech
 
 SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
@@ -33,9 +34,8 @@ TITLE_MAX = 100
 DATE_SEARCH_CHARS = 500
 SHORT_LINE = 50  # a line this short in a speech's opening is a title, date line or salutation, not a paragraph
 YEAR_RANGE = range(1949, 2101)
-CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-CN_YEAR = "[〇○零Ｏ一二三四五六七八九]{4}"
-CN_SMALL = "[一二三四五六七八九十]{1,3}"
+CN_YEAR = f"[{YEAR_NUMERALS}]{{4}}"
+CN_SMALL = f"[{CN_COUNTING}]{{1,3}}"
 CHINESE_DATE = re.compile(
     rf"(\d{{4}}|{CN_YEAR})\s*年(?:\s*(\d{{1,2}}|{CN_SMALL})\s*月(?:\s*(\d{{1,2}}|{CN_SMALL})\s*[日号])?)?"
 )
@@ -184,10 +184,10 @@ def _date_in_opening(text: str) -> tuple[str, int] | None:
 
 
 def _date_parts(year: str, month: str | None, day: str | None) -> tuple[str, int] | None:
-    number = _to_int(year)
+    number = cn_number(year)
     if number not in YEAR_RANGE:
         return None
-    month_number, day_number = _to_int(month), _to_int(day)
+    month_number, day_number = cn_number(month), cn_number(day)
     if month_number is None or not 1 <= month_number <= 12:
         return f"{number:04d}", number
     if day_number is not None:
@@ -197,17 +197,3 @@ def _date_parts(year: str, month: str | None, day: str | None) -> tuple[str, int
             pass
     return f"{number:04d}-{month_number:02d}", number
 
-
-def _to_int(numeral: str | None) -> int | None:
-    """Arabic digits, a Chinese-numeral year ("二〇二三") or a small Chinese number ("十二", "二十三")."""
-    if numeral is None:
-        return None
-    if numeral.isdigit():
-        return int(numeral)
-    try:
-        if "十" not in numeral:
-            return int("".join(str(CN_DIGITS[c]) for c in numeral))
-        tens, _, units = numeral.partition("十")
-        return (CN_DIGITS[tens] if tens else 1) * 10 + (CN_DIGITS[units] if units else 0)
-    except KeyError:  # "十二十" and the like
-        return None

@@ -24,14 +24,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-SENTENCE_ENDS = "。！？；：…!?;:"
-CLOSING_QUOTES = "”’」』）)】》\"'"
+from ingest.speechtext import CLOSERS, CN_COUNTING, ELLIPSIS, SENTENCE_ENDS
+
+LINE_ENDS = SENTENCE_ENDS + ELLIPSIS + "：:"  # a line ending so is complete: "同志们：" is not wrapped on
 CLOSING_PUNCTUATION = "，。、；：！？）」』”’》】…,.;:!?)"
 CJK_EXTRA = "“”‘’…—·"  # "ambiguous width" punctuation that Chinese text uses as full-width
 LINE_BREAKS = re.compile(r"\r\n|[\r\f\v\x85\u2028\u2029]")
 INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
-LIST_LEAD = re.compile(r"^(?:[一二三四五六七八九十百]+[、是]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．]|第[一二三四五六七八九十百\d]+[章节部分条])")
+LIST_LEAD = re.compile(rf"^(?:[{CN_COUNTING}百]+[、是]|[（(][{CN_COUNTING}\d]+[)）]|\d+[.、．]|"
+                       rf"第[{CN_COUNTING}百\d]+[章节部分条])")
 INDENTED = re.compile(r"^[ \t\u3000\u00a0]{2,}|^\u3000|^\t")
 WRAP_FILL = 0.85
 WRAP_WIDTHS = range(40, 201)  # columns of a plausible hard wrap; shorter "wraps" are lists of short lines
@@ -115,8 +117,8 @@ def _continues(last: str, line: str, last_was_full: bool, is_indented: bool) -> 
 
 def _ends_sentence(line: str) -> bool:
     """``。`` ends a sentence, and so does ``。”``; a bare ``”`` ends a quotation inside one."""
-    stripped = line.rstrip(CLOSING_QUOTES)
-    return bool(stripped) and stripped[-1] in SENTENCE_ENDS
+    stripped = line.rstrip(CLOSERS)
+    return bool(stripped) and stripped[-1] in LINE_ENDS
 
 
 def _joiner(before: str, after: str) -> str:

@@ -19,15 +19,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from ingest.speechtext import CN_NUMERALS, FULL_STOPS, char_class, chinese_number, cn_number
+
 OPENING_CHARS = 500  # the part of a text read for its occasion
 SPEAKER_LINE = 90  # a line this short in the opening may name the speaker
 
 _TRADITIONAL = str.maketrans("屆會議國華報講話閉開黨產務員體於",
                              "届会议国华报讲话闭开党产务员体于")
-_CN_NUMERAL = "〇零一二两三四五六七八九十百"
-_CN_VALUES = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_NUMBERED = re.compile(rf"第?([{_CN_NUMERAL}]{{1,4}}|\d{{1,3}})\s*(届|次)")
-_CONGRESS_SHORT = re.compile(rf"([{_CN_NUMERAL}]{{1,3}})大(?=报告|上|的报告|所作|提出|指出|强调|[)）]|$|[，。？?、和与及])")
+_NUMBERED = re.compile(rf"第?([{CN_NUMERALS}]{{1,4}}|\d{{1,3}})\s*(届|次)")
+_CONGRESS_SHORT = re.compile(rf"([{CN_NUMERALS}]{{1,3}})大"
+                             r"(?=报告|上|的报告|所作|提出|指出|强调|[)）]|$|[，。？?、和与及])")
 _ABBREVIATIONS = (("人民代表大会", "人大"), ("常务委员会", "常委会"), ("中国人民政治协商会议", "政协"),
                   ("政治协商会议", "政协"), ("代表大会上的报告", "代表大会报告"))
 
@@ -56,7 +57,6 @@ PROVINCE = re.compile("|".join(sorted(PROVINCES, key=len, reverse=True)))
 _NATIONAL_TITLE = re.compile(r"中华人民共和国|国务院|全国人大|中央人民政府")
 
 # kinds, most specific first; on a normalised title (or a short opening line)
-KINDS = ("决议", "政府工作报告", "党代会报告", "闭幕会讲话", "开幕会讲话", "讲话", "报告")
 _KIND_RULES = (
     ("决议", re.compile(r"决议")),
     ("政府工作报告", re.compile(r"政府工作报告")),
@@ -74,6 +74,7 @@ _SPEAKER = (
     re.compile(rf"(?:{_SPEAKER_TITLES})(?P<name>{_NAME_CHAR}{{2,3}}?)(?:同志)?(?:作|在|代表|$)"),
     re.compile(rf"(?P<name>{_NAME_CHAR}{{2,3}}?)(?:同志)?(?:{_SPEAKER_TITLES})(?:在|作)"),
 )
+_SENTENCE = re.compile(f"{char_class(FULL_STOPS, negate=True)}*{char_class(FULL_STOPS)}?")
 _NAME_LINE = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 _DATE_OR_VENUE_LINE = re.compile(r"^(?:——|—|-)|^[（(]?\d{4}年\d{1,2}月\d{1,2}日[)）]?$|会[议議]上$|大会上的报告$")
 _NOT_NAMES = {"同志们", "各位代表", "政府工作报告", "同志", "代表们", "各位委员", "来源"}
@@ -135,33 +136,9 @@ def normalise(text: str) -> str:
     text = re.sub(r"[^\S\n]+|[\u200b\u200d\ufeff]+", "", text)  # lines stay apart: a place never spans two
     for long, short in _ABBREVIATIONS:
         text = text.replace(long, short)
-    text = _NUMBERED.sub(lambda m: f"{_number(m.group(1))}{m.group(2)}" if _number(m.group(1)) else m.group(0), text)
-    return _CONGRESS_SHORT.sub(lambda m: f"{_number(m.group(1))}大" if _number(m.group(1)) else m.group(0), text)
-
-
-def _number(numeral: str) -> int | None:
-    """Digits, or a Chinese number below 1000 ("十六", "二十", "一百零五"); None for anything else."""
-    if numeral.isdigit():
-        return int(numeral)
-    total, current = 0, 0
-    for char in numeral:
-        if char in _CN_VALUES:
-            current = _CN_VALUES[char]
-        elif char in "十百":
-            total += (current or 1) * (10 if char == "十" else 100)
-            current = 0
-        else:
-            return None
-    return total + current or None
-
-
-def chinese_number(n: int) -> str:
-    """16 → 十六, 20 → 二十, 2 → 二 (below 100, as sessions are written)."""
-    digits = "零一二三四五六七八九"
-    if n < 10:
-        return digits[n]
-    tens, units = divmod(n, 10)
-    return (digits[tens] if tens > 1 else "") + "十" + (digits[units] if units else "")
+    text = _NUMBERED.sub(lambda m: f"{cn_number(m.group(1))}{m.group(2)}" if cn_number(m.group(1)) else m.group(0),
+                         text)
+    return _CONGRESS_SHORT.sub(lambda m: f"{cn_number(m.group(1))}大" if cn_number(m.group(1)) else m.group(0), text)
 
 
 def sessions_in(text: str) -> list[tuple[Session, int, int]]:
@@ -264,7 +241,7 @@ def _venue_parts(lines: list[str]) -> list[str]:
             parts.append(line)
         elif not paragraph_seen:
             paragraph_seen = True
-            parts.append("".join(re.findall(r"[^。！？!?]*[。！？!?]?", line)[:2]))
+            parts.append("".join(_SENTENCE.findall(line)[:2]))
     return parts
 
 

@@ -141,6 +141,15 @@ class StoredSpeech:
         return [passage_id(self.id, self.version, order) for order in range(self.passages)]
 
 
+def samples_aside(speeches: Iterable[StoredSpeech]) -> list[str] | None:
+    """The sample speeches to leave out of answers and charts not asked about them explicitly: all of them once the
+    library holds a speech of the user's own, none before (a first run answers from the samples)."""
+    speeches = list(speeches)
+    if all(s.is_sample for s in speeches):
+        return None
+    return [s.id for s in speeches if s.is_sample] or None
+
+
 def speech_labels(speeches: Iterable[StoredSpeech]) -> dict[str, str]:
     """Speech id -> how every list and dropdown names it: the title and date, plus the id where those repeat (two
     speeches of one title and date must still be told apart). The one label function of the project."""
@@ -524,7 +533,8 @@ class SpeechStore:
             progress(len(batch))
         record = _record_meta(speech, len(passages), version, chunking, file_sha256)
         self._speeches.upsert(
-            ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR], metadatas=[{**record, "pending": version}]
+            ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR],
+            metadatas=[{**record, "pending": version}],
         )
         self._bump()
         if previous["ids"]:  # a speech with no record has no passages but ours (its record came before them)

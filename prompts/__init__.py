@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from langchain_core.prompts import ChatPromptTemplate
@@ -36,7 +36,7 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str, language: str = "zh") -> ChatPromptTemplate:
     if name not in NAMES or language not in LANGUAGES:
         raise ValueError(f"no prompt {name!r} in language {language!r}; names: {NAMES}, languages: {LANGUAGES}")

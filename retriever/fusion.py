@@ -15,7 +15,8 @@ from collections.abc import Sequence
 Ranking = Sequence[tuple[str, float]]  # (passage id, score), best first
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Ranking], weights: Sequence[float], k: int = 60) -> list[tuple[str, float]]:
+def reciprocal_rank_fusion(rankings: Sequence[Ranking], weights: Sequence[float],
+                           k: int = 60) -> list[tuple[str, float]]:
     _check(rankings, weights)
     fused: dict[str, float] = {}
     for ranking, weight in zip(rankings, weights):
@@ -24,7 +25,8 @@ def reciprocal_rank_fusion(rankings: Sequence[Ranking], weights: Sequence[float]
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
-def convex_fusion(rankings: Sequence[Ranking], weights: Sequence[float], floors: Sequence[float] | None = None) -> list[tuple[str, float]]:
+def convex_fusion(rankings: Sequence[Ranking], weights: Sequence[float],
+                  floors: Sequence[float] | None = None) -> list[tuple[str, float]]:
     """Scores scaled per list as (score - floor) / (best - floor), floor defaulting to the list's lowest score."""
     _check(rankings, weights)
     fused: dict[str, float] = {}

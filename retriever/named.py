@@ -29,7 +29,7 @@ _DIRECTORIES_LOCK = threading.Lock()
 @dataclass(frozen=True)
 class NamedRetrieval(Retrieval):
     resolution: Resolution | None = None  # what the question named (None: nothing), used or not
-    named: tuple[str, ...] = ()  # the speeches the search was restricted to (or boosted) because the question named them
+    named: tuple[str, ...] = ()  # the speeches the search was restricted to (or boosted): the question named them
     per_speech: Mapping[str, list[RetrievedPassage]] = field(default_factory=dict)  # several named: each one's
 
 
@@ -86,8 +86,7 @@ def retrieve(retriever: Retriever, question: str, *, k: int = 5, mode: Mode = "h
             per_speech.setdefault(p.speech_id, []).append(p)
     return NamedRetrieval(
         question=question, passages=passages, relevance=best.relevance, relevant=any(r.relevant for r in each),
-        mode=mode, filtered_speeches=resolution.speech_ids if action == "filter" else each[-1].filtered_speeches,
-        resolution=resolution, named=named, per_speech=per_speech if len(resolution.groups) > 1 else {},
+        mode=mode, resolution=resolution, named=named, per_speech=per_speech if len(resolution.groups) > 1 else {},
     )
 
 

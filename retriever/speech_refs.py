@@ -27,6 +27,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from ingest.occasion import NATIONAL, Session, normalise, place_aliases, places_agree, read_title, sessions_in
+from ingest.speechtext import YEAR_WORDS, years_as_digits
 from ingest.store import StoredSpeech
 
 MAX_GROUP = 3  # a strong resolution names at most this many speeches per group
@@ -54,9 +55,7 @@ _KIND_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
 _KIND_WORD = re.compile("|".join(map(re.escape, (word for word, _ in _KIND_WORDS))))
 _KIND_OF = dict(_KIND_WORDS)
 _NATIONAL_WORDS = re.compile(r"国务院|中央政府|中华人民共和国|全国人大|总理")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})年(?:度)?")
-_CN_YEAR = re.compile(r"([〇○零一二三四五六七八九]{4})年")
-_CN_YEAR_DIGITS = str.maketrans("〇○零一二三四五六七八九", "00012345678" + "9")
+_YEAR = re.compile(YEAR_WORDS)
 _BINDS = 16  # a year binds to a kind word (or session) this many characters after it, within the clause
 _PAIR = re.compile(r"(?:这|那)?两(?:篇|份|个|次)(?P<word>讲话|报告|致辞|文件|材料)?")
 _QUOTED = re.compile(r"《([^》]{2,80})》")
@@ -156,7 +155,7 @@ class SpeechDirectory:
 
     def mentions(self, question: str) -> tuple[str, list[Mention]]:
         """(the normalised question, what it names), in order of position."""
-        q = _years_as_digits(normalise(question))
+        q = years_as_digits(normalise(question))
         found: list[Mention] = []
         taken: list[tuple[int, int]] = []
 
@@ -284,10 +283,6 @@ class SpeechDirectory:
 
 
 _FACET_ORDER = ("title", "session", "meeting", "speaker", "year", "place", "kind", "pair")
-
-
-def _years_as_digits(q: str) -> str:
-    return _CN_YEAR.sub(lambda m: m.group(1).translate(_CN_YEAR_DIGITS) + "年", q)
 
 
 def _bound(q: str, end: int, found: list[Mention]) -> bool:

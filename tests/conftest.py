@@ -9,6 +9,7 @@ use, marked ``slow``), emptied before each test. A test that can only mean the d
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from settings import Settings, quiet_network_clients
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -29,9 +36,7 @@ SEED = SHARED / "speeches" / "seed"
 HOSTILE = SHARED / "hostile"
 SAMPLES = ROOT / "samples"
 CHROMA = Path(sys.executable).parent / "chroma"  # the Chroma server of the chromadb package
-sys.path.insert(0, str(ROOT))
 
-from settings import Settings, quiet_network_clients  # noqa: E402
 
 quiet_network_clients()
 
@@ -59,11 +64,39 @@ class FakeEmbeddings(Embeddings):
         return self._vector(text)
 
 
+class GatedChat(BaseChatModel):
+    """A chat model whose every streamed answer (``reply``) waits for ``gate``; ``running`` holds the answers under
+    way, ``most`` the most at once (pass both: ``GatedChat(gate=..., running=[], most=[0])``)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    gate: threading.Event
+    reply: str = "要坚持生态优先[1]。"
+    running: list
+    most: list
+
+    @property
+    def _llm_type(self) -> str:
+        return "gated"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.running.append(1)
+        self.most[0] = max(self.most[0], len(self.running))
+        try:
+            assert self.gate.wait(30)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=self.reply))
+        finally:
+            self.running.pop()
+
+
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
-    """No test reads the developer's .env or data dir."""
-    for name in ("SPEECHES_DATA_DIR", "SPEECHES_EMBEDDING", "SPEECHES_CHROMA_URL", "SPEECHES_LLM"):
-        monkeypatch.delenv(name, raising=False)
+    """No test reads the developer's settings: every SPEECHES_* variable is cleared, and the working directory (where
+    a .env would be read) is the test's own."""
+    for name in [name for name in os.environ if name.startswith("SPEECHES_")]:
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
 
@@ -128,7 +161,8 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, what: str, timeout
         except OSError:
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer {url} within {timeout:.0f} s: {log.read_text(errors='replace')[-3000:]}")
+            pytest.fail(f"{what} did not answer {url} within {timeout:.0f} s: "
+                        f"{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.2)
 
 
@@ -136,8 +170,8 @@ class ChromaServer:
     """``chroma run --path PATH`` on 127.0.0.1:PORT; ``stop()`` and ``start()`` again keep the path and the port."""
 
     def __init__(self, path: Path, log: Path) -> None:
-        if not CHROMA.exists():
-            pytest.skip(f"no chroma executable at {CHROMA}")
+        if not CHROMA.exists():  # chromadb installs it: its absence is a broken install, not a reason to skip
+            pytest.fail(f"no chroma executable at {CHROMA}: the Chroma server tests need chromadb's `chroma` script")
         self.path, self.log, self.port = path, log, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -171,7 +205,8 @@ class ChromaServer:
         from chromadb.config import Settings as ChromaSettings
 
         if self.process is None or self.process.poll() is not None:
-            pytest.fail(f"the Chroma server at {self.url} is not running: {self.log.read_text(errors='replace')[-3000:]}")
+            pytest.fail(f"the Chroma server at {self.url} is not running: "
+                        f"{self.log.read_text(errors='replace')[-3000:]}")
         client = chromadb.HttpClient(host="127.0.0.1", port=self.port,
                                      settings=ChromaSettings(anonymized_telemetry=False))
         for collection in client.list_collections():
@@ -200,17 +235,19 @@ socket.getaddrinfo = refuse
 
 class FakeHTTPServer:
     """A real HTTP server on 127.0.0.1 (an OpenAI-compatible endpoint's stand-in; on ``port``, or any free one) whose
-    every POST gets ``reply(handler, server)``; counts the requests. ``close()`` sets ``release`` first, for replies that wait on it."""
+    every POST gets ``reply(handler, server)``; counts the requests and keeps their bodies. ``close()`` sets
+    ``release`` first, for replies that wait on it."""
 
     def __init__(self, reply, port: int = 0):
         self.requests = 0
+        self.bodies: list[bytes] = []
         self.release = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 outer.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 reply(self, outer)
 
             def log_message(self, *args):
@@ -312,3 +349,30 @@ def named_library(tmp_path_factory):
     ingest(store, settings, folder)
     return settings, store
 
+
+
+NOTICE = """关于学习贯彻会议精神的通知（测试）
+2025年3月1日
+各单位：
+一、认真学习会议精神
+今年全市经济增长的预期目标是5%左右。要抓好“三个一批”，推进生态保护，改善人居环境。
+"""  # a speech repeating a sentence of a sample, a formula of another, 生态 and 环境 apart
+
+
+@pytest.fixture(scope="session")
+def study_library(tmp_path_factory):
+    """The seed speeches, the samples and ``NOTICE`` in an on-disk Chroma, embedded by the fake embedder, built once
+    per session for the study tools' tests (study/ reads the keyword index and the stored texts, both real):
+    (settings, store, retriever)."""
+    from ingest.store import open_store
+    from retriever.search import Retriever
+
+    root = tmp_path_factory.mktemp("study-library")
+    (root / "notice.txt").write_text(NOTICE, encoding="utf-8")
+    # the samples as speeches of the user's own (no "sample" mark): beside the seeds they would be set aside
+    own = root / "samples"
+    shutil.copytree(SAMPLES, own, ignore=shutil.ignore_patterns("*.meta.json"))
+    settings = Settings(data_dir=root / "data", embedding="fake", llm="extractive", _env_file=None)
+    store = open_store(settings, FakeEmbeddings())
+    ingest(store, settings, SEED, own, root / "notice.txt")
+    return settings, store, Retriever(store, settings)

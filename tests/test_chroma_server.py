@@ -67,7 +67,8 @@ def test_server_library_retrieves_like_the_disk_one_and_stays_in_sync(tmp_path, 
     assert ingest(on_server, server, library).updated == [CITY]
     for retriever in (from_server, other):
         for mode in ("keyword", "hybrid", "dense"):
-            assert all("一核两翼三区" not in p.text for p in retriever.retrieve("一核两翼三区", k=10, mode=mode).passages)
+            found = retriever.retrieve("一核两翼三区", k=10, mode=mode).passages
+            assert all("一核两翼三区" not in p.text for p in found)
         assert "双核联动" in retriever.retrieve("双核联动", k=1, mode="keyword").passages[0].text
     path.unlink()
     assert ingest(on_server, server, library, prune=True).pruned == [CITY]
@@ -90,7 +91,8 @@ def test_real_model_on_the_server_finds_what_it_finds_on_disk(tmp_path, chroma_s
     for settings, store in ((disk, on_disk), (server, on_server)):
         assert not ingest(store, settings, folder).failed
     from_disk, from_server = Retriever(on_disk, disk), Retriever(on_server, server)
-    for question, words in [("今年经济增速“保8争9”的目标是怎么提出的？", "保8争9"), ("要远学什么精神，近学什么精神？", "远学红旗渠精神")]:
+    for question, words in [("今年经济增速“保8争9”的目标是怎么提出的？", "保8争9"),
+                            ("要远学什么精神，近学什么精神？", "远学红旗渠精神")]:
         a, b = from_disk.retrieve(question, k=5), from_server.retrieve(question, k=5)
         assert _ids(a) == _ids(b) and words in b.passages[0].text, question
         dense_a = from_disk.retrieve(question, k=5, mode="dense")

@@ -61,13 +61,11 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_server_is_named_quickly():
+def test_unreachable_server_is_named_as_such():
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     llm = load_chat_model(_settings(llm="openai", openai_base_url=url))
-    started = time.monotonic()
     with pytest.raises(LLMUnavailable, match=rf"{re.escape(url)} is not reachable \(connection refused\)") as e:
-        llm.invoke(QUESTION)
-    assert time.monotonic() - started < 5
+        llm.invoke(QUESTION)  # refused, not timed out
     assert "SPEECHES_LLM=extractive" in str(e.value)
     with pytest.raises(LLMUnavailable, match="not reachable"):
         list(llm.stream(QUESTION))
@@ -138,10 +136,9 @@ def test_garbage_answer_is_reported(http_server, mode):
 def test_silent_server_times_out(http_server):
     server = http_server(lambda h, s: s.release.wait(30))
     llm = load_chat_model(_settings(llm="openai", openai_base_url=server.url, llm_timeout=1))
-    started = time.monotonic()
     with pytest.raises(LLMUnavailable, match=r"did not answer within 1 s \(SPEECHES_LLM_TIMEOUT\)"):
         llm.invoke(QUESTION)
-    assert time.monotonic() - started < 8  # one retry, then give up
+    assert server.requests == 2  # one retry, then give up
 
 
 # -- local backend: the thread bridge, on a stand-in for xllamacpp's Server ---------------------------------------
@@ -176,10 +173,9 @@ def test_bridge_stops_generation_when_the_consumer_leaves():
 
 def test_bridge_gives_up_after_timeout_without_a_token():
     server = _PushServer([_delta("late")], delay=3)
-    started = time.monotonic()
     with pytest.raises(LLMUnavailable, match=r"nothing for 1 s \(SPEECHES_LLM_TIMEOUT\)"):
         list(stream_chat(server, {}, timeout=1))
-    assert time.monotonic() - started < 2
+    assert server.returned == []  # it gave up before the server's first (3 s late) chunk
 
 
 def test_bridge_reports_llama_cpp_errors():
@@ -201,15 +197,21 @@ def test_local_streams_an_answer_from_the_passage(local_llm):
     chunks = [c for c in local_llm.stream(QUESTION) if c.content]
     text = "".join(c.content for c in chunks)
     assert len(chunks) > 1
-    assert "保8争9" in text or "8" in text
+    assert "8" in text  # the passage's target, 保8争9, in whatever words the model chose
 
 
 @pytest.mark.slow
-def test_local_invoke_is_deterministic_and_loaded_once(local_llm, llm_model_dir):
+def test_local_invoke_is_deterministic_and_loaded_once(local_llm, llm_model_dir, monkeypatch):
+    from answer.llm import local, model_file
+
     first = local_llm.invoke(QUESTION)
-    started = time.monotonic()
-    again = load_chat_model(_settings(llm="local", model_dir=llm_model_dir))
-    assert time.monotonic() - started < 1  # cached: neither rehashed nor reloaded
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model file was hashed or loaded again")
+
+    for module, name in ((model_file, "_existing_file_good"), (model_file, "_build"), (local, "_load")):
+        monkeypatch.setattr(module, name, never)
+    again = load_chat_model(_settings(llm="local", model_dir=llm_model_dir))  # cached: neither rehashed nor reloaded
     second = again.invoke(QUESTION)
     assert first.content == second.content and first.content
     assert first.usage_metadata["output_tokens"] <= 32

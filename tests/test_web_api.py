@@ -1,5 +1,5 @@
-"""The HTTP API, the embed and widget files and the API docs, against a fake Assistant (the browser tests run the
-real one)."""
+"""The HTTP API, the embed and widget files and the API docs, against a fake Assistant; what the API refuses, against
+the real one over a small real library (``real_client``). The browser tests run the real one too."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from conftest import SAMPLES, FakeEmbeddings, ingest
 from web_fakes import CITY, COUNTY, FakeAssistant
 
 from answer.llm.errors import LLMUnavailable
+from answer.service import Assistant
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from ingest.store import listing_json
+from ingest.store import open_store
 from settings import Settings
 from web import render
 from web.api import AnswerOut, ComparisonOut, SpeechOut
@@ -33,6 +36,20 @@ def web_settings(tmp_path) -> Settings:
 @pytest.fixture
 def client(web_settings, assistant) -> TestClient:
     return TestClient(create_app(web_settings, assistant))
+
+
+@pytest.fixture(scope="module")
+def real_client(tmp_path_factory) -> TestClient:
+    """The app over the real Assistant and a small real library: the samples in Chroma on disk (fake embeddings),
+    answered without an LLM."""
+    folder = tmp_path_factory.mktemp("real-api")
+    settings = Settings(data_dir=folder / "data", embedding="fake", llm="extractive", _env_file=None)
+    store = open_store(settings, FakeEmbeddings())
+    ingest(store, settings, SAMPLES)
+    return TestClient(create_app(settings, Assistant(settings, store=store)))
+
+
+SAMPLE_CITY, SAMPLE_COUNTY = "2025-city-work-meeting", "2024-county-congress-closing"
 
 
 def ndjson(response) -> list[dict]:
@@ -84,32 +101,53 @@ def test_compare_returns_the_comparison_json_of_the_cli(client, assistant):
     assert streamed[-1]["comparison"]["speeches"]["B"]["speech_id"] == COUNTY
 
 
-def test_one_speech_with_its_text_and_the_topic_chart_data(client, assistant):
+def test_one_speech_with_its_text(client, assistant):
     body = client.get(f"/api/speeches/{CITY}").json()
     assert body["speech"]["id"] == CITY and body["text"] == assistant.store.speech_text(CITY)
-    rows = client.get("/api/topic-strength", params={"topic": "营商环境"}).json()
-    assert {r["speech_id"] for r in rows} == {CITY, COUNTY}
+    assert client.get("/api/topic-strength", params={"topic": "营商环境"}).status_code == 404  # the old chart: gone
 
 
 # -- errors: one friendly line, a status, never a traceback -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "body, status, words",
+    "path, body, status, words",
     [
-        ({"question": "   "}, 400, "请输入问题。"),
-        ({"question": "增长？", "years": [2025, 2020]}, 400, "年份范围颠倒了：起始年份 2025 晚于截止年份 2020。"),
-        ({"question": "增长？", "speech_ids": ["no-such-speech"]}, 404, "no-such-speech"),
-        ({"question": 5}, 400, "请求有误：question 的类型不对。"),
-        ({}, 400, "请求有误：缺少 question。"),
+        ("ask", {"question": "   "}, 400, "请输入问题。"),
+        ("ask", {"question": "\u200b\u3000\u3164"}, 400, "请输入问题。"),
+        ("ask", {"question": "问" * 2001}, 400, "问题太长了（2001 字），最多 2000 字。"),
+        ("ask", {"question": "增长？", "years": [2025, 2020]}, 400,
+         "年份范围颠倒了：起始年份 2025 晚于截止年份 2020。"),
+        ("ask", {"question": "增长？", "years": [1800, None]}, 400,
+         "years"),
+        ("ask", {"question": "增长？", "speech_ids": ["no-such-speech"]}, 404, "no-such-speech"),
+        ("ask", {"question": "增长？", "history": [{"role": "robot", "content": "你好"}]}, 400,
+         "history.0.role 的取值不对"),
+        ("ask", {"question": 5}, 400, "请求有误：question 的类型不对。"),
+        ("ask", {}, 400, "请求有误：缺少 question。"),
+        ("compare", {"speech_a": SAMPLE_CITY, "speech_b": SAMPLE_CITY, "topic": "增长"}, 400,
+         "请选择两篇不同的讲话来比较。"),
+        ("compare", {"speech_a": SAMPLE_CITY, "speech_b": "nope", "topic": "增长"}, 404, "nope"),
+        ("compare", {"speech_a": SAMPLE_CITY, "speech_b": SAMPLE_COUNTY, "topic": " "}, 400, "请输入主题。"),
     ],
 )
-def test_bad_input_is_a_400_or_404_with_a_message(client, body, status, words):
-    """One line in the UI's language, naming what was wrong (issue 12, item 8)."""
-    response = client.post("/api/ask", json=body)
-    assert response.status_code == status
+def test_bad_input_is_a_400_or_404_with_a_message(real_client, path, body, status, words):
+    response = real_client.post(f"/api/{path}", json=body)
+    assert response.status_code == status, response.text
     assert words in response.json()["error"]
     assert "Traceback" not in response.text and "the question" not in response.text
+    streamed = real_client.post(f"/api/{path}/stream", json=body)  # refused before its first line: the same
+    assert (streamed.status_code, streamed.json()) == (status, response.json())
+
+
+def test_the_same_requests_well_formed_are_answered(real_client):
+    asked = real_client.post("/api/ask", json={"question": "经济增长目标是多少？", "years": [2025, None],
+                                               "speech_ids": [SAMPLE_CITY]})
+    assert asked.status_code == 200 and {c["speech_id"] for c in asked.json()["citations"]} == {SAMPLE_CITY}
+    compared = real_client.post("/api/compare", json={"speech_a": SAMPLE_CITY, "speech_b": SAMPLE_COUNTY,
+                                                      "topic": "经济增长"})
+    assert compared.status_code == 200 and compared.json()["speeches"]["B"]["speech_id"] == SAMPLE_COUNTY
+
 
 
 def test_malformed_json_is_said_plainly(client):
@@ -135,9 +173,8 @@ def test_an_unexpected_error_is_a_500_without_details(client, assistant):
     assert "secret" not in response.text and response.json()["error"]
 
 
-def test_unknown_speech_is_404(client):
-    assert client.get("/api/speeches/nope").status_code == 404
-    response = client.post("/api/compare", json={"speech_a": CITY, "speech_b": "nope", "topic": "增长"})
+def test_unknown_speech_is_404(real_client):
+    response = real_client.get("/api/speeches/nope")
     assert response.status_code == 404 and "nope" in response.json()["error"]
 
 
@@ -187,8 +224,8 @@ def test_embed_page_widget_script_and_styles_are_served_from_the_repo(client):
     assert 'src="app-static/embed.js"' in embed.text  # relative: works under a root path
     config = json.loads(embed.text.split('<script type="application/json" id="embed-config">')[1].split("</script>")[0])
     assert config == {"unverified_title": render.UNVERIFIED_TITLE, "unverified_hint": render.UNVERIFIED_HINT,
-                      "snippet_chars": render.SNIPPET_CHARS,
-                      "stopped_note": render.STOPPED_NOTE}  # the page's texts and lengths, defined once
+                      "snippet_chars": render.SNIPPET_CHARS, "stopped_note": render.STOPPED_NOTE,
+                      "speech_label": {"title": "《{title}》", "dated": "（{date}）"}}  # defined once
     widget = client.get("/widget.js")
     assert widget.headers["content-type"].startswith("text/javascript")
     assert widget.text == (STATIC / "widget.js").read_text(encoding="utf-8")

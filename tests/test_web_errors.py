@@ -21,15 +21,19 @@ def test_each_kind_of_failure_has_its_status_and_line_without_internals(caplog):
     with caplog.at_level(logging.WARNING):
         assert friendly_error(server) == (503, "资料库暂时无法使用，请稍后再试。")
     assert "http://127.0.0.1:8123" in caplog.text and "ConnectError" in caplog.text
-    assert friendly_error(StoreUnavailable("/data/chroma", "InternalError", server=False))[1] == "资料库暂时无法使用，请稍后再试。"
+    on_disk = StoreUnavailable("/data/chroma", "InternalError", server=False)
+    assert friendly_error(on_disk)[1] == "资料库暂时无法使用，请稍后再试。"
     assert friendly_error(StoreError("mismatched backend"))[0] == 503
-    assert friendly_error(UnknownSpeechError("x")) == (404, "资料库中没有这篇讲话（x），它可能已被删除。请刷新页面后重选。")
+    assert friendly_error(UnknownSpeechError("x")) == (
+        404, "资料库中没有这篇讲话（x），它可能已被删除。请刷新页面后重选。")
     down = LLMUnavailable("The LLM server at http://10.0.0.5:8080/v1 is not reachable; set SPEECHES_LLM=extractive")
     assert friendly_error(down) == (503, "回答服务暂时不可用，请稍后再试。")
-    assert friendly_error(down, "en") == (503, "The answering service is unavailable right now; please try again later.")
+    assert friendly_error(down, "en") == (
+        503, "The answering service is unavailable right now; please try again later.")
     assert friendly_error(BadInput("empty", what="question")) == (400, "请输入问题。")
     assert friendly_error(BadInput("empty", what="question"), "en") == (400, "Please enter a question.")
-    assert friendly_error(BadInput("too_long", what="topic", length=2100, limit=2000)) == (
+    too_long = BadInput("too_long", what="topic", length=2100, limit=2000, setting="SPEECHES_MAX_QUESTION_CHARS")
+    assert friendly_error(too_long) == (
         400, "主题太长了（2100 字），最多 2000 字。")
     assert friendly_error(ValueError("k must be at least 1, got 0")) == (400, "输入有误，请检查后重试。")
 
@@ -39,10 +43,12 @@ def test_each_kind_of_failure_has_its_status_and_line_without_internals(caplog):
      "读不出文字：这不是文本文件，或者编码无法识别。"),
     ("file is empty", "文件是空的，没有文字。"),
     ("file contains only whitespace, no text", "文件是空的，没有文字。"),
-    ("PDF has no extractable text (a scanned image? it needs OCR first)", "PDF 里没有可提取的文字（可能是扫描件），需要先做文字识别。"),
+    ("PDF has no extractable text (a scanned image? it needs OCR first)",
+     "PDF 里没有可提取的文字（可能是扫描件），需要先做文字识别。"),
     ("corrupt or unreadable PDF (PdfStreamError: Stream has ended unexpectedly)", "文件已损坏或格式不对，打不开。"),
     ("not a valid DOCX (corrupt or not a zip archive: File is not a zip file)", "文件已损坏或格式不对，打不开。"),
-    ("suspicious DOCX: 2,000,000,000 bytes uncompressed, over 50,000,000 (zip bomb?)", "文件内容异常（解压后过大），已拒绝。"),
+    ("suspicious DOCX: 2,000,000,000 bytes uncompressed, over 50,000,000 (zip bomb?)",
+     "文件内容异常（解压后过大），已拒绝。"),
     ("PDF is encrypted with a password", "PDF 有密码保护，请先去掉密码。"),
     ("something nobody foresaw at /srv/x", "文件读不出来，请换一份再试。"),
 ])

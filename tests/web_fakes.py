@@ -1,11 +1,11 @@
 """A fake Assistant for the web app's unit tests: the interface of answer.service.Assistant, canned answers, an
-in-memory library. The browser tests (tests/browser/) run the real one."""
+in-memory library. It checks no input: what the app refuses is tested against the real Assistant (tests/test_web_api.py
+``real_client``, tests/test_web_ui_real.py); the browser tests (tests/browser/) run the real one too."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from answer.errors import BadInput
 from answer.events import Delta, Done, Evidence, collect
 from answer.segments import Draft, Run, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
@@ -76,12 +76,6 @@ class FakeAssistant:
 
     def ask_stream(self, question, history=None, speech_ids=None, years=None):
         self.calls.append(("ask", question, history, speech_ids, years))
-        if not isinstance(question, str) or not question.strip():
-            raise BadInput("empty", what="question")
-        for speech_id in speech_ids or []:
-            self.store.get_speech(speech_id)
-        if years and years[0] and years[1] and years[0] > years[1]:
-            raise BadInput("years_reversed", low=years[0], high=years[1])
         yield self.evidence()
         yield Delta("今年全市经济增长的预期目标是")
         if self.error:
@@ -103,10 +97,6 @@ class FakeAssistant:
 
     def compare_stream(self, speech_a, speech_b, topic):
         self.calls.append(("compare", speech_a, speech_b, topic))
-        if not isinstance(topic, str) or not topic.strip():
-            raise BadInput("empty", what="topic")
-        self.store.get_speech(speech_a)
-        self.store.get_speech(speech_b)
         yield Delta("各自的论述：")
         if self.error:
             raise self.error
@@ -116,10 +106,6 @@ class FakeAssistant:
 
     def compare(self, speech_a, speech_b, topic) -> Comparison:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
-
-    def topic_strength(self, topic: str, chosen=()) -> list[dict]:
-        return [{"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "label": s.title,
-                 "score": 0.5} for s in self.store.list_speeches()]
 
     def ingest_staged(self, staged: Path, final: Path, on_stored) -> IngestReport:
         """As ingest/pipeline.py would: a file read as ``final``; ``on_stored`` once its speech is stored."""

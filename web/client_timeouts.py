@@ -71,7 +71,7 @@ class TimedH11Protocol(H11Protocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        client = "%s:%d" % self.client if self.client else "a client"
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
         log.warning("closed the connection of %s: its request %s did not arrive within %g s", client, phase, timeout)
         self.transport.close()
 

@@ -20,8 +20,9 @@ Facts about xllamacpp 2026.10 this module relies on:
 - With ``return_progress`` llama.cpp sends a chunk (``prompt_progress``, no text) after each batch of the prompt it
   reads; the callback's answer to it can stop the request there, so a question abandoned while its prompt is read
   (up to ~20 s on 2 cores) frees the model after one batch. Batches of ``PROMPT_BATCH`` tokens (llama.cpp's default
-  is 2048: the whole prompt) read as fast here (bench/llm_raw.py) and take about a second each. ``cache_prompt`` keeps the slot's KV cache, so a prompt that starts like the previous one (the fixed system
-  prompt) is only computed from where it differs; ``cache_ram_mib`` keeps a few earlier prompts' states in RAM too.
+  is 2048: the whole prompt) read as fast here (bench/llm_raw.py) and take about a second each. ``cache_prompt``
+  keeps the slot's KV cache, so a prompt that starts like the previous one (the fixed system prompt) is only
+  computed from where it differs; ``cache_ram_mib`` keeps a few earlier prompts' states in RAM too.
 """
 
 from __future__ import annotations

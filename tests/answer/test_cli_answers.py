@@ -79,6 +79,43 @@ def test_bad_input_exits_2_with_the_reason(data_dir, args, message):
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(("years", "speeches"), [
+    ("2025-", {"2025-city-work-meeting"}), ("2024", {"2024-county-congress-closing"}),
+    ("-2023", {"2023-ecology-forum"}), ("2024-2025", {"2024-county-congress-closing", "2025-city-work-meeting"}),
+])
+def test_ask_searches_the_speeches_of_the_years_given(data_dir, years, speeches):
+    done = run_app(data_dir, "ask", "经济增长和生态环境保护的目标是什么？", "--years", years, "--json")
+    assert done.returncode == 0, done.stderr
+    cited = {c["speech_id"] for c in json.loads(done.stdout)["context"]}
+    assert cited and cited <= speeches, (years, cited)
+
+
+def test_english_answers_end_to_end(data_dir):
+    """SPEECHES_LANGUAGE=en: the fixed sentences, and the prompts the LLM gets, are English."""
+    found = run_app(data_dir, "ask", "今年全市经济增长的预期目标是多少？", "--json", SPEECHES_LANGUAGE="en")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["answer"].startswith("The passages of the speeches that best match the question:")
+    missing = run_app(data_dir, "ask", "如何培养青少年足球运动员的射门技术？", SPEECHES_LANGUAGE="en")
+    assert missing.returncode == 0 and missing.stdout.startswith("The speeches do not address this question."), \
+        missing.stdout
+    neither = run_app(data_dir, "compare", "2025-city-work-meeting", "2024-county-congress-closing",
+                      "青少年足球射门技术", SPEECHES_LANGUAGE="en")
+    assert neither.stdout.startswith('Neither speech addresses "青少年足球射门技术".'), neither.stdout
+
+    llm = FakeHTTPServer(streamed_chat(["The growth target is about 5% [1]."]))  # on loopback: not run offline
+    env = {**os.environ, "SPEECHES_DATA_DIR": str(data_dir), "SPEECHES_LANGUAGE": "en", "SPEECHES_LLM": "openai",
+           "SPEECHES_OPENAI_BASE_URL": llm.url}
+    try:
+        answered = subprocess.run([sys.executable, "app.py", "ask", "今年全市经济增长的预期目标是多少？", "--json"],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        llm.close()
+    assert answered.returncode == 0, answered.stderr
+    assert json.loads(answered.stdout)["answer"] == "The growth target is about 5% [1]."
+    system = json.loads(llm.bodies[0])["messages"][0]
+    assert system["role"] == "system" and "in English" in system["content"], system
+
+
 def test_an_unreachable_llm_server_exits_1_with_a_message(data_dir):
     done = run_app(data_dir, "ask", "今年全市经济增长的预期目标是多少？", SPEECHES_LLM="openai",
                    SPEECHES_OPENAI_BASE_URL="http://127.0.0.1:9/v1")

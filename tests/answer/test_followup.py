@@ -40,14 +40,16 @@ def test_followups_are_recognised_only_with_a_conversation():
     assert not is_followup("两篇讲话对干部作风的要求有什么不同？", turns)
 
 
-@pytest.mark.parametrize("question", ["那第二篇讲话呢？", "还有呢", "这篇讲话还说了什么？", "该讲话怎么说的？", "第3篇呢",
-                                      "它提出了哪些措施？", "上述措施何时实施？", "其中最重要的是哪一项？", "那么营商环境方面",
+@pytest.mark.parametrize("question", ["那第二篇讲话呢？", "还有呢", "这篇讲话还说了什么？", "该讲话怎么说的？",
+                                      "第3篇呢", "它提出了哪些措施？", "上述措施何时实施？", "其中最重要的是哪一项？",
+                                      "那么营商环境方面",
                                       "What about the second speech?"])
 def test_a_followup_needs_a_reference_cue(question):
     assert has_cue(question) and is_followup(question, parse_history(HISTORY))
 
 
-@pytest.mark.parametrize("question", ["如何改进干部作风？", "今年的经济增速目标是什么？", "营商环境", "红旗渠精神是什么？",
+@pytest.mark.parametrize("question", ["如何改进干部作风？", "今年的经济增速目标是什么？", "营商环境",
+                                      "红旗渠精神是什么？",
                                       "2022年政府工作报告提出的目标是多少？", "人大代表要做到哪些？"])
 def test_a_short_self_contained_question_is_not_a_followup(question):
     assert not has_cue(question) and not is_followup(question, parse_history(HISTORY))

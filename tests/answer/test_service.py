@@ -13,7 +13,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from answer import evidence
-from answer.events import Delta, Evidence, Pulse, collect
+from answer.events import Delta, Evidence, Pulse
 from answer.llm.errors import LLMTimeout, LLMUnavailable
 from answer.segments import Run, cited_labels
 from answer.service import Assistant, _whole_sentences

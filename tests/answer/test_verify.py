@@ -17,7 +17,8 @@ def cite(label, text, speech="s1", title="在全市经济工作会议上的讲�
     return Citation(label, speech, title, None, 0, len(text), text)
 
 
-CITY = cite("1", "今年全市地区生产总值增长5%左右，要扎实推进“三大工程”建设，集中力量解决好就业、教育、医疗、养老等问题。")
+CITY = cite("1", "今年全市地区生产总值增长5%左右，要扎实推进“三大工程”建设，"
+                 "集中力量解决好就业、教育、医疗、养老等问题。")
 REPORT = cite("2", "北京市第十六届人民代表大会第三次会议审议通过了计划报告，一般公共预算收入增长4%左右。", "bj",
               "2025年北京市政府工作报告")
 CONTEXT = {"1": CITY, "2": REPORT}

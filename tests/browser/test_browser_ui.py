@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
+from answer.events import Queued
 from browser.helpers import SHARED, STREAM_WATCH, ask_in_chat, choose, open_ui, wait_for_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -55,6 +57,26 @@ def test_chat_streams_the_answer_and_a_citation_opens_the_highlighted_passage(ap
     exported = page.input_value("#export-md textarea")
     assert exported.startswith("## 问题\n\n那去年呢？") and "## 来源" in exported
 
+    # the whole conversation downloads as one Markdown file, both questions with their sources
+    with page.expect_download() as download:
+        page.click("#export-download")
+    conversation = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.endswith(".md")
+    assert conversation.index(f"## 问题\n\n{GROWTH_QUESTION}") < conversation.index("## 问题\n\n那去年呢？")
+    assert conversation.count("## 来源") == 2 and exported in conversation
+
+    # 新对话: the chat, the export and the passage viewer start afresh, and the next question has no history
+    page.click("#new-chat")
+    page.wait_for_function("() => !document.querySelector('#chatbot .answer')")
+    assert page.input_value("#export-md textarea") == ""
+    assert page.locator("#export-download").is_disabled()
+    assert "cited" not in page.inner_html("#passage-viewer")
+    ask_in_chat(page, "那去年呢？")  # no earlier question now: not a follow-up of the growth target
+    page.wait_for_selector("#chatbot .answer:not(.streaming)")
+    page.click("#export button")
+    assert page.input_value("#export-md textarea").startswith("## 问题\n\n那去年呢？")
+    assert page.locator("#chatbot .question").count() == 1
+
 
 def test_errors_show_as_a_friendly_message(app, page):
     open_ui(page, app.url + "/")
@@ -65,7 +87,7 @@ def test_errors_show_as_a_friendly_message(app, page):
     assert "Traceback" not in page.inner_text("body") and "the question" not in page.inner_text("body")
 
 
-def test_compare_two_speeches_with_citations_and_a_topic_chart(app, page, screenshots):
+def test_compare_two_speeches_with_citations(app, page, screenshots):
     open_ui(page, app.url + "/")
     page.get_by_role("tab", name="比较").click()
     choose(page, "#speech-a", "县第十八届人民代表大会")
@@ -73,16 +95,25 @@ def test_compare_two_speeches_with_citations_and_a_topic_chart(app, page, screen
     page.fill("#topic textarea", "经济增长目标")
     page.click("#compare-button")
     page.wait_for_selector("#comparison .answer:not(.streaming) a.cite-chip")
-    page.wait_for_selector("#topic-chart .bar-row")
 
     assert page.locator("#compare-a mark.cited").count() >= 1
     assert page.locator("#compare-b mark.cited").count() >= 1
     chip = page.locator("#comparison .answer a.cite-chip", has_text="B1").first
     chip.click()
     page.wait_for_selector("#cmp-B1.flash")
-    assert page.locator("#topic-chart .bar-row.chosen").count() == 2
-    assert "相同点" in page.inner_text("#comparison") or "《" in page.inner_text("#comparison")
+    titles = {s["id"]: s["title"] for s in httpx.get(f"{app.url}/api/speeches", timeout=30).json()}
+    compared = page.inner_text("#comparison")  # without an LLM: each speech's best sentences under its title
+    assert f"《{titles['2024-county-congress-closing']}》：" in compared
+    assert f"《{titles['2025-city-work-meeting']}》：" in compared
     screenshots(page, "compare", full_page=True)
+
+    # the comparison's copy: its Markdown with the sources, as the copy button puts it on the clipboard
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
+    page.get_by_text("复制比较结果（Markdown，含来源）").click()
+    markdown = page.input_value("#comparison-md textarea")
+    assert markdown.startswith("## 比较：经济增长目标") and "## 来源" in markdown and "[B1]" in markdown
+    page.locator("#comparison-md button").first.click()
+    page.wait_for_function("(text) => navigator.clipboard.readText().then((got) => got === text)", arg=markdown)
 
 
 def test_upload_a_gbk_file_and_see_it_listed(app, page, screenshots):
@@ -147,6 +178,44 @@ def test_markup_in_a_speech_renders_as_text_and_never_runs(app, page, tmp_path):
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     assert not page.watch.errors
+
+
+TEXT_WATCH = """() => {
+  window.__texts = [];
+  new MutationObserver(() => {
+    const answer = [...document.querySelectorAll('.msg.bot .answer')].pop();
+    if (answer) window.__texts.push(answer.textContent);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_the_embed_page_shows_its_place_in_the_queue_and_new_chat_starts_afresh(app, page):
+    # the app's own answer stream, as the local model's queue would begin it: a queue line first
+    answer = httpx.post(f"{app.url}/api/ask/stream", json={"question": GROWTH_QUESTION}, timeout=60)
+    queued = Queued(2, 3)
+    body = "\n".join([json.dumps(queued.as_json(), ensure_ascii=False), *answer.text.splitlines()]) + "\n"
+    sent = []
+
+    def stream(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(status=200, content_type="application/x-ndjson", body=body)
+
+    page.route("**/api/ask/stream", stream)
+    page.goto(app.url + "/embed", wait_until="load")
+    page.evaluate(TEXT_WATCH)
+    for n, question in enumerate((GROWTH_QUESTION, "那去年呢？"), 1):
+        page.fill("#question", question)
+        page.press("#question", "Enter")
+        page.wait_for_function(f"document.querySelectorAll('.msg.bot .answer:not(.streaming) .chip').length >= {n}")
+    assert queued.text() in page.evaluate("window.__texts")  # "（排队中：您是第 2 位，共 3 人在等待本机模型……）"
+    assert [m["content"] for m in sent[1]["history"]][:1] == [GROWTH_QUESTION]  # the follow-up has the conversation
+
+    page.click("#new-chat")
+    assert page.locator("#messages .msg").count() == 0
+    page.fill("#question", "生态环境保护要坚持什么？")
+    page.press("#question", "Enter")
+    page.wait_for_selector(".msg.bot .answer:not(.streaming) .chip")
+    assert sent[2]["history"] == []
 
 
 def test_api_docs_are_served_without_a_cdn(app, page):

@@ -7,12 +7,12 @@ nothing more; the SIGKILL test kills ``python -m ingest`` while it writes its da
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -108,6 +108,32 @@ def test_a_crash_at_every_write_leaves_each_speech_wholly_old_or_new(tmp_path):
     assert writes > 10  # every step of add, update and prune was interrupted once
 
 
+# ``python -m ingest`` with one hook: after the passages of the second speech are written, and before its record
+# is switched to them (store.py's step 2 of 5), it says so on stdout and waits; the test kills it there.
+MID_WRITE_INGEST = """
+import sys
+import ingest.store as store
+from ingest.__main__ import main
+
+put_speech, written = store.SpeechStore.put_speech, []
+
+def paused_put_speech(self, speech, passages, **options):
+    progress = options.get("progress", lambda n: None)
+    written.append(speech.id)
+
+    def after_a_batch(n):
+        progress(n)
+        if len(written) == 2:
+            print("MID-WRITE", speech.id, flush=True)
+            sys.stdin.readline()  # until killed
+
+    return put_speech(self, speech, passages, **{**options, "progress": after_a_batch})
+
+store.SpeechStore.put_speech = paused_put_speech
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.slow
 def test_sigkill_during_a_real_ingest_then_rerun(tmp_path):
     folder = tmp_path / "speeches"
@@ -115,22 +141,35 @@ def test_sigkill_during_a_real_ingest_then_rerun(tmp_path):
     shutil.copytree(SAMPLES, folder / "samples")
     env = {**os.environ, "SPEECHES_DATA_DIR": str(tmp_path / "data"), "SPEECHES_EMBEDDING": f"st:{minilm_folder()}"}
     command = [sys.executable, "-m", "ingest", "--quiet", str(folder)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    cache = tmp_path / "data" / "cache"
-    deadline = time.monotonic() + 120
-    while not any(cache.glob("*.sqlite3*")) and time.monotonic() < deadline:  # embedding has begun
-        time.sleep(0.1)
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", MID_WRITE_INGEST, "--quiet", str(folder)], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # blocks until the hook speaks, or the process ends
+        assert line.startswith("MID-WRITE "), f"no mid-write signal: {line!r} {proc.stderr.read()[-2000:]}"
+        assert proc.poll() is None, "the ingest ended before it could be killed mid-write"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    interrupted = line.split()[1]
+
+    settings = Settings(data_dir=tmp_path / "data", embedding=f"st:{minilm_folder()}", _env_file=None)
+    store = open_store(settings)
+    pending = store._speeches.get(where={"pending": {"$ne": ""}}, include=[])["ids"]  # marked, step 1
+    assert pending == [interrupted], "the killed run left no speech half-written"
+    seen = snapshot(store)  # readers see the first speech whole, and not the interrupted one
+    assert len(seen) == 1 and interrupted not in seen
+    del store
+
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert "repaired 1" in done.stdout, done.stdout
     listed = subprocess.run([sys.executable, "-m", "ingest", "--list", "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
-    import json
-
     speeches = json.loads(listed.stdout)
     assert len(speeches) == 5 and all(s["passages"] > 0 for s in speeches)
-    store = open_store(Settings(data_dir=tmp_path / "data", embedding=f"st:{minilm_folder()}", _env_file=None))
+    store = open_store(settings)
     snapshot(store)
     assert len(store._passages.get(include=[])["ids"]) == sum(s["passages"] for s in speeches)

@@ -49,7 +49,8 @@ def test_the_session_the_title_leaves_incomplete_comes_from_the_opening() -> Non
 def test_a_provincial_report_has_its_place_session_and_speaker() -> None:
     speech = load_speech(SHARED / "corpora" / "provincial-2025" / "上海市.txt")
     assert speech.title == "2025年上海市政府工作报告" and speech.year == 2025
-    assert speech.extra == {"place": "上海市", "kind": "政府工作报告", "session": "上海市第十六届人民代表大会第三次会议"}
+    assert speech.extra == {"place": "上海市", "kind": "政府工作报告",
+                            "session": "上海市第十六届人民代表大会第三次会议"}
     assert speech.speaker == "龚正"  # "2025年1月15日龚正市长在上海市第十六届人民代表大会第三次会议的政府工作报告"
 
 
@@ -66,8 +67,10 @@ def test_a_national_report_from_the_corpus(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("opening", "session"),
     [
-        ("各位代表：\n我代表国务院，向第六届全国人民代表大会第一次会议作政府工作报告，请予审议。", "第六届全国人民代表大会第一次会议"),
-        ("各位代表：\n我們第一届全國人民代表大會第一次會議，已經光榮地完成了一件歷史性的工作。", "第一届全国人民代表大会第一次会议"),
+        ("各位代表：\n我代表国务院，向第六届全国人民代表大会第一次会议作政府工作报告，请予审议。",
+         "第六届全国人民代表大会第一次会议"),
+        ("各位代表：\n我們第一届全國人民代表大會第一次會議，已經光榮地完成了一件歷史性的工作。",
+         "第一届全国人民代表大会第一次会议"),
         ("各位代表：\n第十二届全国人民代表大会第一次会议以来的五年，是极不平凡的五年。", None),
         ("各位代表：\n从去年９月第五届全国人民代表大会第三次会议到现在，已经过去了一年零两个月。", None),
         ("各位代表：\n现在，我代表国务院，作关于第六个五年计划的报告，请大会审议。一九八〇年以来，国务院组织各部门做了大量"
@@ -85,7 +88,8 @@ def test_only_a_session_the_opening_states_as_its_own_counts(tmp_path: Path, ope
 def test_a_meeting_without_a_session_is_the_occasion_and_the_sidecar_still_wins(tmp_path: Path) -> None:
     speech = load_speech(write(tmp_path / "s.txt", "在全市经济工作会议上的讲话\n同志们："))
     assert (speech.occasion, speech.extra) == ("全市经济工作会议", {"kind": "讲话"})
-    write(tmp_path / "s.meta.json", json.dumps({"occasion": "经济会", "kind": "报告", "speaker": "王五"}, ensure_ascii=False))
+    write(tmp_path / "s.meta.json",
+          json.dumps({"occasion": "经济会", "kind": "报告", "speaker": "王五"}, ensure_ascii=False))
     speech = load_speech(tmp_path / "s.txt")
     assert (speech.occasion, speech.speaker, speech.extra) == ("经济会", "王五", {"kind": "报告"})
 

@@ -51,7 +51,8 @@ def test_changed_file_replaces_all_its_passages(store, settings, library):
     ingest(store, settings, library)
     path = library / "002_d5a8c33760b2f744.txt"
     old_ids = {i for i in all_passage_ids(store) if i.startswith("002_")}
-    path.write_text(path.read_text(encoding="utf-8")[:1500] + "\n新增一句：今年要办好二十件民生实事。", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8")[:1500] + "\n新增一句：今年要办好二十件民生实事。",
+                    encoding="utf-8")
     report = ingest(store, settings, library)
     assert report.updated == ["002_d5a8c33760b2f744"]
     new = visible_passages(store, "002_d5a8c33760b2f744")
@@ -93,8 +94,10 @@ def test_hostile_folder_stores_the_good_reports_the_bad_and_touches_nothing_stor
         assert stored[speech_id].version == version and visible_passages(store, speech_id) == passages
     # every other encoding or format of a seed speech decodes to its very text: a duplicate of it, not added
     duplicates = {Path(p).name: owner for p, owner in report.duplicates}
-    assert duplicates == {"gbk_encoded_speech.txt": "000_ed498335adf7a40a", "utf8_bom_speech.txt": "000_ed498335adf7a40a",
-                          "real_speech_000.pdf": "000_ed498335adf7a40a", "utf16_encoded_speech.txt": "002_d5a8c33760b2f744",
+    assert duplicates == {"gbk_encoded_speech.txt": "000_ed498335adf7a40a",
+                          "utf8_bom_speech.txt": "000_ed498335adf7a40a",
+                          "real_speech_000.pdf": "000_ed498335adf7a40a",
+                          "utf16_encoded_speech.txt": "002_d5a8c33760b2f744",
                           "real_speech_002.docx": "002_d5a8c33760b2f744"}
     assert not set(duplicates) & {Path(s.source).name for s in stored.values()}
     assert "<script>alert('xss')</script>" in store.speech_text("injection_and_markup")
@@ -130,7 +133,8 @@ def test_missing_path_is_reported_and_the_rest_is_stored(store, settings, librar
     assert len(report.added) == 3
 
 
-def test_library_made_with_chromas_default_log_size_gets_ours_and_keeps_its_speeches(settings, fake_embeddings, library):
+def test_library_made_with_chromas_default_log_size_gets_ours_and_keeps_its_speeches(settings, fake_embeddings,
+                                                                                     library):
     from ingest import store as store_module
 
     first = open_store(settings, fake_embeddings)

@@ -187,7 +187,8 @@ def test_the_local_model_is_free_for_the_next_question_after_an_abandoned_one(tm
     process, url = start_app(tmp_path / "data", log, SPEECHES_LLM="local", SPEECHES_MODEL_DIR=str(llm_model_dir),
                              SPEECHES_MAX_ANSWER_TOKENS="256")
     try:
-        read_then_leave(url, "/api/ask/stream", {"question": "今年全市经济工作的总体要求是什么？请详细说明。"}, deltas=2)
+        question = {"question": "今年全市经济工作的总体要求是什么？请详细说明。"}
+        read_then_leave(url, "/api/ask/stream", question, deltas=2)
         deadline = time.monotonic() + 120
         while not (stopped := re.search(r"local model: stopped after (\d+) tokens", log.read_text(errors="replace"))):
             assert time.monotonic() < deadline, "the abandoned answer was not stopped"

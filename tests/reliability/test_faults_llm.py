@@ -68,26 +68,25 @@ def test_slow_llm_times_out_with_a_clear_message_and_does_not_block_other_users(
     try:
         url = serve_app(_settings(tmp_path, llm.url))
         with ThreadPoolExecutor(4) as pool:
-            started = time.monotonic()
             slow = [pool.submit(httpx.post, f"{url}/api/ask", json=FOUND, timeout=60) for _ in range(2)]
+            deadline = time.monotonic() + 20
             while llm.requests < 2:  # both questions are waiting on the LLM now
-                assert time.monotonic() - started < 20, "the questions never reached the LLM"
+                assert time.monotonic() < deadline, "the questions never reached the LLM"
                 time.sleep(0.05)
-            # meanwhile, requests that need no LLM are answered promptly
+            # meanwhile, requests that need no LLM are answered, before either slow question is
             for _ in range(3):
-                t = time.monotonic()
                 listed = httpx.get(f"{url}/api/speeches", timeout=10)
                 assert listed.status_code == 200 and len(listed.json()) == 3
                 other = httpx.post(f"{url}/api/ask", json=NOT_FOUND, timeout=10)
                 assert other.status_code == 200 and other.json()["found"] is False
-                assert time.monotonic() - t < 2.5, "a request that needs no LLM waited on the slow LLM"
+                assert not any(f.done() for f in slow), "a request that needs no LLM waited on the slow LLM"
             for future in slow:
                 response = future.result()
                 assert response.status_code == 200, response.text
                 answer = response.json()
                 assert answer["found"] and answer["degraded"] and "46%" in answer["answer"], answer
                 assert answer["degraded_reason"] == phrase("zh", "llm_timeout")  # one line, no URL or setting
-            assert time.monotonic() - started < 25  # 3 s timeout, one retry: not the LLM's 60 s
+            assert llm.requests == 4  # each question: the 3 s timeout, one retry, then the evidence alone
             lines = [json.loads(line) for line in httpx.post(f"{url}/api/ask/stream", json=FOUND,
                                                              timeout=60).text.splitlines()]
             assert "evidence" in lines[0] and lines[-1]["answer"]["degraded"] is True
@@ -114,14 +113,12 @@ def test_llm_down_answers_with_the_evidence_and_uses_the_llm_again_once_it_is_ba
     port = free_port()
     down = f"http://127.0.0.1:{port}/v1"  # nothing listens there
     url = serve_app(_settings(tmp_path, down))
-    started = time.monotonic()
     response = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["degraded"] and answer["degraded_reason"] == phrase("zh", "llm_unavailable")
     assert answer["found"] and "46%" in answer["answer"] and down not in response.text
     assert down in caplog.text and "not reachable" in caplog.text  # the reason, in the log
-    assert time.monotonic() - started < 10
     back = FakeHTTPServer(chat_completion("森林覆盖率达到46%[1]。"), port=port)
     try:
         again = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60).json()

@@ -39,7 +39,8 @@ def test_hostile_requests_and_uploads_are_refused_and_nothing_stored_is_lost(tmp
     some_id = next(iter(before))
 
     bad_requests = [
-        ("post", "/api/ask", {"content": b"{\"question\": \"\xe7\xbb\x8f", "headers": {"Content-Type": "application/json"}}, 400),
+        ("post", "/api/ask", {"content": b"{\"question\": \"\xe7\xbb\x8f",
+                              "headers": {"Content-Type": "application/json"}}, 400),
         ("post", "/api/ask", {"content": b"not json at all", "headers": {"Content-Type": "application/json"}}, 400),
         ("post", "/api/ask", {"json": ["a", "list"]}, 400),
         ("post", "/api/ask", {"json": {"question": "长" * 100_000}}, 400),
@@ -51,13 +52,17 @@ def test_hostile_requests_and_uploads_are_refused_and_nothing_stored_is_lost(tmp
         ("post", "/api/compare", {"json": {"speech_a": some_id, "speech_b": "x", "topic": "主" * 5000}}, 400),
         ("get", "/api/speeches/..%2F..%2Fetc%2Fpasswd", {}, 404),
         ("get", "/api/speeches/" + "x" * 5000, {}, 404),
-        ("get", "/api/topic-strength?topic=", {}, 400),
+        ("get", "/api/topic?topic=", {}, 400),
+        ("post", "/api/verify", {"json": {"text": "\u200b"}}, 400),
+        ("post", "/api/export/docx", {"json": {"sentences": "x"}}, 400),
+        ("get", "/api/speeches/nope/outline", {}, 404),
         ("post", "/api/feedback", {"json": {"vote": "maybe", "answer": {}}}, 400),
     ]
     for method, path, kwargs, status in bad_requests:
         response = client.request(method, path, **kwargs)
         assert response.status_code == status, (path, kwargs, response.status_code, response.text[:300])
-        assert (response.json().get("error") or response.json().get("detail")) and "Traceback" not in response.text, (path, response.text[:300])
+        said = response.json().get("error") or response.json().get("detail")
+        assert said and "Traceback" not in response.text, (path, response.text[:300])
 
     # uploads: oversized, wrong extension, traversal name, a zip bomb disguised as DOCX, binary junk as .txt
     big = tmp_path / "big"

@@ -8,11 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import SAMPLES, ingest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict
+from conftest import SAMPLES, GatedChat, ingest
 
 from answer.service import Assistant, LLMQueue
 from answer.events import Queued
@@ -20,31 +16,6 @@ from answer.types import Answer
 from web.api import _stream
 
 QUESTION = "全市森林覆盖率达到了多少？"
-
-
-class GatedChat(BaseChatModel):
-    """Each answer waits for ``gate``; counts how many run at once."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    gate: threading.Event
-    running: list = []
-    most: list = [0]
-
-    @property
-    def _llm_type(self) -> str:
-        return "gated"
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="森林覆盖率达到46%[1]。"))])
-
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-        self.running.append(1)
-        self.most[0] = max(self.most[0], len(self.running))
-        try:
-            assert self.gate.wait(30)
-            yield ChatGenerationChunk(message=AIMessageChunk(content="森林覆盖率达到46%[1]。"))
-        finally:
-            self.running.pop()
 
 
 def test_queue_is_first_come_first_served_and_reports_positions():
@@ -66,7 +37,7 @@ def test_queue_is_first_come_first_served_and_reports_positions():
 def test_concurrent_questions_wait_their_turn_and_are_told_their_position(settings, store, llm_setting, queued):
     ingest(store, settings, SAMPLES)
     gate = threading.Event()
-    chat = GatedChat(gate=gate, running=[], most=[0])
+    chat = GatedChat(gate=gate, reply="森林覆盖率达到46%[1]。", running=[], most=[0])
     assistant = Assistant(settings.model_copy(update={"llm": llm_setting}), store=store, llm=chat)
     streams: dict[int, list] = {}
 
@@ -87,7 +58,8 @@ def test_concurrent_questions_wait_their_turn_and_are_told_their_position(settin
     positions = {n: [line["queue"]["position"] for line in lines if "queue" in line] for n, lines in streams.items()}
     if queued:
         assert chat.most[0] == 1  # one at a time reached the LLM
-        assert positions[0] == [] and positions[1] == [1] and positions[2] in ([2], [2, 1]), positions  # [2, 1]: if it looked while 1 ran
+        # [2, 1]: if the third looked again while the second ran
+        assert positions[0] == [] and positions[1] == [1] and positions[2] in ([2], [2, 1]), positions
     else:  # an OpenAI-compatible server queues or batches by itself
         assert chat.most[0] == 3 and positions == {0: [], 1: [], 2: []}
     assert all(isinstance(a, Answer) for a in [assistant.ask(QUESTION)])

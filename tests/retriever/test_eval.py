@@ -69,8 +69,10 @@ def test_the_command_on_a_small_corpus_with_the_real_model(tmp_path):
     corpus, queries = tmp_path / "corpus.jsonl", tmp_path / "queries.jsonl"
     _write_jsonl(corpus, [
         {"id": "farm", "title": "春耕通知", "text": "今年粮食播种面积稳定在十七亿亩以上，大豆油料扩种要落到田块。"},
-        {"id": "city", "title": "城市工作会议讲话", "text": "实施城市更新行动，改造老旧小区两千个，新建地下管网三百公里。"},
-        {"id": "sea", "title": "海洋经济报告", "text": "建设现代海洋牧场，远洋渔业产量增长百分之五，港口吞吐量创新高。"},
+        {"id": "city", "title": "城市工作会议讲话",
+         "text": "实施城市更新行动，改造老旧小区两千个，新建地下管网三百公里。"},
+        {"id": "sea", "title": "海洋经济报告",
+         "text": "建设现代海洋牧场，远洋渔业产量增长百分之五，港口吞吐量创新高。"},
     ])
     _write_jsonl(queries, [
         {"id": "1", "question": "粮食播种面积稳定在多少？", "gold_doc_ids": ["farm"], "answers": ["十七亿亩"]},

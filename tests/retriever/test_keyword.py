@@ -158,7 +158,8 @@ def test_changed_speech_is_picked_up_and_its_old_text_is_gone(store, settings, l
 
 def test_incremental_sync_equals_a_fresh_build(store, settings, library, index, tmp_path):
     path = library / "002_d5a8c33760b2f744.txt"
-    path.write_text(path.read_text(encoding="utf-8")[:1500] + "\n新增一句：今年要办好二十件民生实事。", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8")[:1500] + "\n新增一句：今年要办好二十件民生实事。",
+                    encoding="utf-8")
     (library / "samples" / "2023-ecology-forum.md").unlink()
     ingest(store, settings, library, prune=True)
     assert index.sync(store)

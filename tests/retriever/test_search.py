@@ -41,8 +41,10 @@ def test_a_text_two_speeches_hold_is_shown_once_naming_both(store, settings, tmp
     folder = tmp_path / "relay"
     folder.mkdir()
     body = f"一、目标任务\n{shared}\n\n二、工作要求\n"  # a level-1 heading starts a passage: the same one in both
-    (folder / "notice.txt").write_text(f"关于春耕生产的通知\n\n各区县：现通知如下。\n\n{body}各地要抓好落实。", encoding="utf-8")
-    (folder / "report.txt").write_text(f"转发春耕通知的报告\n\n上级通知全文如下。\n\n{body}请遵照执行。", encoding="utf-8")
+    (folder / "notice.txt").write_text(f"关于春耕生产的通知\n\n各区县：现通知如下。\n\n{body}各地要抓好落实。",
+                                       encoding="utf-8")
+    (folder / "report.txt").write_text(f"转发春耕通知的报告\n\n上级通知全文如下。\n\n{body}请遵照执行。",
+                                       encoding="utf-8")
     ingest(store, settings, folder)
     passages = Retriever(store, settings).retrieve("粮食产量稳定在多少以上？", k=5).passages
     copies = [p for p in passages if shared in p.text]
@@ -89,12 +91,13 @@ def test_no_stale_passage_after_update_or_prune(retriever, store, settings, libr
     path.unlink()
     ingest(store, settings, library, prune=True)
     for mode in ("keyword", "hybrid", "dense"):
-        assert all(p.speech_id != "2025-city-work-meeting" for p in retriever.retrieve("双核联动", k=10, mode=mode).passages)
+        found = retriever.retrieve("双核联动", k=10, mode=mode).passages
+        assert all(p.speech_id != "2025-city-work-meeting" for p in found)
 
 
-def test_per_speech_retrieval_searches_each_speech(retriever):
-    both = retriever.retrieve_per_speech("干部作风", ["2024-county-congress-closing", "000_ed498335adf7a40a"], k=2)
-    assert set(both) == {"2024-county-congress-closing", "000_ed498335adf7a40a"}
+def test_a_speech_filter_searches_only_that_speech(retriever):
+    both = {sid: retriever.retrieve("干部作风", k=2, filters=Filters(speech_ids=[sid]))
+            for sid in ("2024-county-congress-closing", "000_ed498335adf7a40a")}
     for speech_id, result in both.items():
         assert 0 < len(result.passages) <= 2 and {p.speech_id for p in result.passages} == {speech_id}
     assert "作风" in both["2024-county-congress-closing"].passages[0].text

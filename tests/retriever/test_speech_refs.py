@@ -59,7 +59,8 @@ def test_a_session_written_any_way_names_its_speech(directory, question):
 
 
 def test_the_seven_th_session_and_its_year(directory):
-    for question in ("市七届人大一次会议闭幕会讲话提出的经济增速目标是什么？", "2023年闭幕会讲话提出的经济增速目标是什么？"):
+    for question in ("市七届人大一次会议闭幕会讲话提出的经济增速目标是什么？",
+                     "2023年闭幕会讲话提出的经济增速目标是什么？"):
         found = directory.resolve(question)
         assert found.strong and found.groups == ((SECOND,),), question
 

@@ -14,7 +14,8 @@ def write_pdf(path: Path, streams: list[bytes], pages: list[int], *, compress: b
               form: bytes | None = None) -> Path:
     """A PDF whose page ``i`` draws content stream ``streams[pages[i]]``; with ``form``, every page's resources
     hold a form XObject ``/X0`` with that content (which a page can draw again and again with ``/X0 Do``)."""
-    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"",
+                            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
 
     def stream(data: bytes, extra: bytes = b"") -> int:
         body = zlib.compress(data, 9) if compress else data
@@ -24,7 +25,8 @@ def write_pdf(path: Path, streams: list[bytes], pages: list[int], *, compress: b
 
     xobjects = b""
     if form is not None:
-        number = stream(form, b" /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>")
+        number = stream(form, b" /Type /XObject /Subtype /Form /BBox [0 0 612 792]"
+                              b" /Resources << /Font << /F1 3 0 R >> >>")
         xobjects = b" /XObject << /X0 %d 0 R >>" % number
     numbers = [stream(data) for data in streams]
     kids = []

@@ -50,7 +50,8 @@ def test_pdf_docx_and_html_over_the_character_limit_are_refused(tmp_path):
     assert "PDF text is too long: over 20,000 characters (SPEECHES_MAX_SPEECH_CHARS)" == refusal(pdf, limits)
     assert "DOCX text is too long" in refusal(long_docx(tmp_path / "many.docx", 30_000), limits)
     html = tmp_path / "many.html"
-    html.write_text("<html><body>" + "<p>同志们，今天召开全市经济工作会议。</p>" * 2000 + "</body></html>", encoding="utf-8")
+    html.write_text("<html><body>" + "<p>同志们，今天召开全市经济工作会议。</p>" * 2000 + "</body></html>",
+                    encoding="utf-8")
     assert "HTML text is too long" in refusal(html, limits)
     text = tmp_path / "many.txt"
     text.write_text("同志们：" * 6000, encoding="utf-8")

@@ -97,9 +97,11 @@ def test_the_issue_attack_a_700_kb_history_is_refused_and_a_normal_question_is_a
     assert 700_000 < len(attack) < 1024 * 1024  # 240,000 characters of history, under the body limit
     refused = httpx.post(f"{url}/api/ask", content=attack, headers={"Content-Type": "application/json"},
                          timeout=TIMEOUT)
-    assert refused.status_code == 400 and refused.json()["error"] == "对话太长了（超过 24000 字），请开始新对话。", refused.text
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "对话太长了（超过 24000 字），请开始新对话。"
     turns = httpx.post(f"{url}/api/ask", json={"question": "那呢？", "history": long_history(10, 40)}, timeout=TIMEOUT)
-    assert turns.status_code == 400 and turns.json()["error"] == "对话太长了（40 条），最多带上最近的 20 条。", turns.text
+    assert turns.status_code == 400, turns.text
+    assert turns.json()["error"] == "对话太长了（40 条），最多带上最近的 20 条。"
     # the sample that answers it, chosen: other tests may have added speeches of their own, which set samples aside
     normal = httpx.post(f"{url}/api/ask", json={"question": QUESTION, "speech_ids": ["2023-ecology-forum"]},
                         timeout=TIMEOUT)
@@ -140,7 +142,8 @@ def test_feedback_takes_only_its_schema(open_app):
     assert broken.status_code == 400 and "citations" in broken.json()["error"], broken.text
     huge = httpx.post(f"{url}/api/feedback", json={"vote": "up", "answer": {"answer": "长" * 30_000}}, timeout=TIMEOUT)
     assert huge.status_code == 400 and "answer" in huge.json()["error"], huge.text
-    status, body = raw_post(url, "/api/feedback", {"Content-Length": str(60 * 1024 * 1024)}, b'{"vote":"up","answer":{"q')
+    status, body = raw_post(url, "/api/feedback", {"Content-Length": str(60 * 1024 * 1024)},
+                            b'{"vote":"up","answer":{"q')
     assert status == 413 and body["error"]
     assert (feedback.read_text(encoding="utf-8") if feedback.exists() else "") == before  # nothing was appended
 

@@ -29,7 +29,8 @@ from browser.helpers import ROOT, App, ask_in_chat, free_port, open_ui
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 QUOTE = ("琥珀湾防汛工作要做到三个到位$$\\rule{3000px}{3000px}$$：责任到位[1]、措施到位【2】、物资到位[A1]，"
-         "坚持\\color{red}{分级负责}<img src=x onerror=\"window.__pwned=1\">[点我](javascript:alert(1))，确保安全度汛。")
+         "坚持\\color{red}{分级负责}<img src=x onerror=\"window.__pwned=1\">[点我](javascript:alert(1))，"
+         "确保安全度汛。")
 SPEECH = """在琥珀湾防汛工作会议上的讲话
 （2026年5月6日）![t](http://127.0.0.1:{port}/speech.png)
 同志们：
@@ -175,7 +176,8 @@ def test_streamed_markdown_is_inert_and_segments_cite_only_what_the_code_cited(a
     assert_inert_markdown(last["markdown"])
     cites = [run["cite"] for block in answer["segments"] for run in block["runs"] if "cite" in run]
     assert cites == [c["label"] for c in answer["context"]] and answer["dropped_markers"] == []
-    quote_runs = [run["text"] for block in answer["segments"] for run in block["runs"] if "三个到位" in run.get("text", "")]
+    quote_runs = [run["text"] for block in answer["segments"] for run in block["runs"]
+                  if "三个到位" in run.get("text", "")]
     assert quote_runs == [f"「{QUOTE}」"]
 
     image = f"![t](http://127.0.0.1:{images.port}/api-question.png)"
@@ -183,7 +185,8 @@ def test_streamed_markdown_is_inert_and_segments_cite_only_what_the_code_cited(a
     html = permissive_html(asked[-1]["markdown"])
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
-    compared = stream_lines(app, "/api/compare/stream", {"speech_a": FLOOD, "speech_b": OTHER, "topic": "防汛 三个到位"})
+    compared = stream_lines(app, "/api/compare/stream",
+                            {"speech_a": FLOOD, "speech_b": OTHER, "topic": "防汛 三个到位"})
     assert "comparison" in compared[-1], compared[-1]
     assert_inert_markdown(compared[-1]["markdown"])
     assert_no_image_requested(images)

@@ -48,7 +48,10 @@
     return node;
   }
 
-  function speechLabel(t, date) { return '《' + t + '》' + (date ? '（' + date + '）' : ''); }
+  function speechLabel(t, date) {  // as web/render.py names a speech (ingest/speechtext.py): 《title》（date）
+    var label = CONFIG.speech_label, put = function (value) { return function () { return value; }; };
+    return label.title.replace('{title}', put(t)) + (date ? label.dated.replace('{date}', put(date)) : '');
+  }
 
   function scrollDown() { messages.scrollTop = messages.scrollHeight; }
 
