@@ -7,7 +7,7 @@ synthesis, which streams below the evidence), ``Queued`` (the request waits its 
 ends without an answer worth quoting (nothing found) has no ``Evidence``.
 
 A stream never goes quiet for more than about a second while it waits (for its turn, for the model to read its
-prompt, for a follow-up's rewrite): it yields a ``Pulse`` (or ``Queued`` again), so whoever consumes it gets control
+prompt): it yields a ``Pulse`` (or ``Queued`` again), so whoever consumes it gets control
 back and can notice that its reader went away (a closed browser tab, an aborted fetch, the 停止 button) and close the
 stream. Closing it stops the work at once: the LLM stops at its next token and its slot is free. Every consumer
 closes the stream it iterates when it is itself closed (``follow`` here; web/streams.py for the JSON API; the chat's

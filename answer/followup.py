@@ -6,11 +6,12 @@ the previous one.
 
 References to speeches are resolved in code, not left to the model: "第N篇" is the Nth of the speeches the user
 selected, or else of the speeches the conversation cited (in order of first citation); "这篇" is the speech cited
-last. The resolved speech becomes a retrieval filter, so the right speech is searched whatever the rewrite says.
+last. The resolved speech becomes a retrieval filter, so the right speech is searched whatever the question's words say.
 A follow-up that is only a reference ("那第二篇讲话呢？", "还有呢") keeps the conversation's topic: it is restated in
-code (``restated``: the topic question, naming the referenced speech), with no LLM call. Any other follow-up is
-rewritten by the LLM when one runs (the ``rewrite`` prompt), and otherwise joined to the previous question, which
-supplies what it leaves out.
+code (``restated``: the topic question, naming the referenced speech). One with words of its own about a referenced
+speech is that question with the speech named (``named_followup``); any other is joined to the previous question,
+which supplies what it leaves out (``joined_question``). No LLM is asked to rewrite: its call held the evidence back
+by seconds and got fewer follow-ups right (docs/answers.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from answer.citations import MARKER
 from answer.errors import BadInput
 from ingest.speechtext import YEAR_WORDS, cn_number, quoted_title
 
@@ -189,25 +189,6 @@ def _bare(text: str) -> str:
     text = _ORDINAL_EN.sub("", _THIS.sub("", _ORDINAL.sub("", text)))
     text = _FOLLOWUP_START.sub("", text.strip())
     return re.sub(r"呢\s*[？?]?$", "", text.strip()).strip(" ，,")
-
-
-def history_lines(turns: Sequence[Turn], user: str, assistant: str, last: int = 4, width: int = 160) -> str:
-    lines = []
-    for turn in turns[-last:]:
-        text = " ".join(MARKER.sub("", turn.content).split())
-        text = text if len(text) <= width else text[:width] + "…"
-        lines.append(f"{user if turn.role == 'user' else assistant}：{text}")
-    return "\n".join(lines)
-
-
-def clean_rewrite(text: str, question: str) -> str | None:
-    """The model's rewrite, or None when it is not a usable question (empty, an answer, runaway text)."""
-    line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
-    line = re.sub(r"^(改写后的问题|独立问题|问题|Standalone question|Question)\s*[:：]\s*", "", line, flags=re.I)
-    line = line.strip("\"'“”「」 ")
-    if not line or len(line) > max(200, 4 * len(question)):
-        return None
-    return line
 
 
 def has_own_words(question: str) -> bool:

@@ -1,25 +1,31 @@
 """The answering chain: the functions the CLI, the web app and the HTTP API call.
 
-``Assistant.ask_stream`` runs, for one question:
-1. follow-up handling (answer/followup.py), for questions with a reference cue only: a referenced speech
-   ("第二篇讲话") becomes a filter, and the question is restated with the conversation's topic (a reference-only
-   follow-up) or rewritten into a standalone one (by the LLM when one runs);
+``Assistant.ask_stream`` runs, for one question, evidence first:
+1. follow-up handling (answer/followup.py), for questions with a reference cue only, in code: a referenced speech
+   ("第二篇讲话") becomes a filter, and the question is restated with the conversation's topic;
 2. retrieval (retriever/): a question that names its speech ("2021年政府工作报告", "市十六届人大二次会议") searches
-   that speech (retriever/named.py), and the question the answer prompt gets names it by its title;
-3. the relevance gate: when retrieval says the speeches do not address the question, the answer says so and lists
-   the nearest passages, and no LLM runs;
-4. the numbered passages go into the answer prompt (prompts/) and the LLM's tokens stream out, or, with
-   ``SPEECHES_LLM=extractive``, the best sentences are quoted verbatim;
-5. the [n] markers the model wrote become citations (unknown ones dropped), and every sentence it wrote is checked
-   against what it cites (answer/verify.py: overlap, numbers, places, titles, quotes, sessions, both sides); the
-   answer is laid out once as segments (answer/segments.py), where quoted speech text is never read as a marker.
+   that speech (retriever/named.py); one that names several ("2021年和2022年…分别…") is answered per speech;
+3. the evidence (answer/evidence.py): the few sentences of the retrieved passages that answer the question, quoted
+   verbatim. The code decides from them whether the speeches answer the question at all (the gate: a refusal is
+   never the model's call); when they do not, the answer says so and lists the nearest passages. Otherwise the
+   quotes go out at once as an ``Evidence`` event (within a fraction of a second: no LLM has run), grouped by
+   speech, and when speeches give different figures the answer says so and gives each with its speech and date;
+4. the synthesis: the quotes, and nothing else, go into the answer prompt (prompts/); the LLM's tokens stream below
+   the evidence; every sentence it wrote is checked against the quotes it cites (answer/verify.py), and those that
+   fail are left out of the answer (``unsupported_sentences``), as is any refusal. In a comparison, or a question
+   naming two speeches, each speech is summarised from its own quotes, and what they share and where they differ is
+   built in code from claims supported on both sides (answer/contrast.py);
+5. the answer is laid out once as segments (answer/segments.py), where quoted speech text is never read as a marker.
 
-Streams yield typed events (answer/events.py): ``Delta`` pieces of the answer text and, last, ``Done`` with the
-finished ``Answer`` (or ``Comparison``). With the in-process local model, LLM work is queued (``LLMQueue``: llama.cpp
-runs one request at a time): while a question waits its turn, its stream yields ``Queued(position)`` events (1 =
-next), so the user is told where they are, and SPEECHES_LLM_TIMEOUT counts from the turn, not from the wait.
-Errors: ``ValueError`` for bad input, ``UnknownSpeechError`` for an unknown speech id, ``LLMUnavailable`` when the
-LLM cannot be reached; each message names what was wrong.
+With ``SPEECHES_LLM=extractive`` the evidence is the answer. When the LLM is down, slower than SPEECHES_LLM_TIMEOUT
+or stopped, the evidence stands as the answer: the result is ``degraded`` with a one-line reason, and the next
+question tries the LLM again.
+
+Streams yield typed events (answer/events.py): ``Evidence``, ``Delta`` pieces of the synthesis and, last, ``Done``
+with the finished ``Answer`` (or ``Comparison``). With the in-process local model, LLM work is queued (``LLMQueue``:
+llama.cpp runs one request at a time): while a question waits its turn, its stream yields ``Queued(position)`` events
+(1 = next), so the user is told where they are, and SPEECHES_LLM_TIMEOUT counts from the turn, not from the wait.
+Errors: ``BadInput`` for bad input, ``UnknownSpeechError`` for an unknown speech id.
 """
 
 from __future__ import annotations
@@ -211,8 +217,7 @@ class Assistant:
             return
 
         answer = Answer(question, question, "", False, backend=self.backend)
-        standalone, filters = yield from self._standalone(question, turns, filters,
-                                                          {s: r.title for s, r in speeches.items()}, answer)
+        standalone, filters = self._standalone(question, turns, filters, {s: r.title for s, r in speeches.items()})
         retrieval = self._retrieve(standalone, self.settings.answer_passages, filters)
         titles = [speeches[sid].title for sid in retrieval.named if sid in speeches]  # the speeches it names
         asked, answer.standalone_question = standalone, ctx.naming(standalone, titles)
@@ -250,45 +255,24 @@ class Assistant:
         self._finish(answer, draft, {c.label: c for c in chosen.quotes})
         yield Done(answer)
 
-    def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters, titles: Mapping[str, str],
-                    result: Answer) -> Iterator[Queued | Pulse]:
-        """(the standalone question, the filters), returned after the events of a rewrite by the LLM: its turn
-        in the queue, and pulses while it writes (the rewrite itself is not shown). The LLM down, the question is
-        joined to the topic in code and ``result`` is marked degraded."""
+    def _standalone(self, question: str, turns: list[followup.Turn], filters: Filters,
+                    titles: Mapping[str, str]) -> tuple[str, Filters]:
+        """(the standalone question, the filters), in code: no LLM is asked to rewrite a follow-up, so its evidence
+        shows as fast as a new question's (an LLM rewrite held it 4-8 s, and got fewer follow-ups right than the
+        code's restatement: docs/answers.md)."""
         if not followup.is_followup(question, turns):
             return question, filters
         mentioned = followup.mentioned_speeches(turns, titles)
         last_cited = next((t.speech_ids for t in reversed(turns) if t.role == "assistant" and t.speech_ids), [])
-        candidates = list(filters.speech_ids or mentioned)
-        referenced = followup.referenced_speech(question, candidates, last_cited)
+        referenced = followup.referenced_speech(question, list(filters.speech_ids or mentioned), last_cited)
         if referenced:
             filters = Filters(speech_ids=[referenced], years=filters.years, where=filters.where)
         kept_topic = followup.restated(question, turns, titles.get(referenced) if referenced else None)
-        if kept_topic:  # "那第二篇讲话呢？": the conversation's topic, for that speech; no rewrite needed
+        if kept_topic:  # "那第二篇讲话呢？": the conversation's topic, for that speech
             return kept_topic, filters
         if referenced and followup.has_own_words(question):  # "这篇讲话对人大代表有什么要求？": that speech, named
             return followup.named_followup(question, titles.get(referenced, referenced)), filters
-        standalone = None
-        if self._llm is not None and self.settings.llm != "extractive":
-            listed = "\n".join(phrase(self.language, "nth_speech", n=i, title=titles.get(sid, sid))
-                               for i, sid in enumerate(candidates, 1))
-            values = {
-                "history": followup.history_lines(turns, phrase(self.language, "speaker_user"),
-                                                  phrase(self.language, "speaker_assistant")),
-                "speeches": listed or phrase(self.language, "none"),
-                "question": question,
-            }
-            said = Reply()
-            try:
-                for event in self._stream_llm("rewrite", values):
-                    yield event if isinstance(event, Queued) else Pulse()
-                    said.add(event)
-                standalone = followup.clean_rewrite(said.text, question)
-            except LLMUnavailable as error:  # the question is joined to the topic in code instead
-                self._degrade(result, error)
-        if standalone and referenced:
-            standalone = followup.name_speech(standalone, titles.get(referenced, referenced))
-        return standalone or followup.joined_question(question, turns, self.settings.max_query_chars), filters
+        return followup.joined_question(question, turns, self.settings.max_query_chars), filters
 
     def _retrieve(self, question: str, k: int, filters: Filters) -> NamedRetrieval:
         return named.retrieve(self.retriever, question, k=k, filters=filters)

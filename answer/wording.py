@@ -23,10 +23,6 @@ PHRASES = {
         "side_not_found": "《{title}》未涉及这一主题。",
         "neither_found": "两篇讲话都未涉及“{topic}”这一主题。",
         "refusals": ("材料中没有提到", "没有提到这个问题", "未涉及"),
-        "speaker_user": "用户",
-        "speaker_assistant": "助手",
-        "none": "（无）",
-        "nth_speech": "第{n}篇：《{title}》",
         "side_question": "《{title}》关于“{topic}”讲了什么？",
     },
     "en": {
@@ -49,10 +45,6 @@ PHRASES = {
         "side_not_found": "\"{title}\" does not address this topic.",
         "neither_found": "Neither speech addresses \"{topic}\".",
         "refusals": ("does not mention", "do not mention", "does not address"),
-        "speaker_user": "User",
-        "speaker_assistant": "Assistant",
-        "none": "(none)",
-        "nth_speech": "{n}: \"{title}\"",
         "side_question": "What does \"{title}\" say about {topic}?",
     },
 }

@@ -1,4 +1,4 @@
-"""The prompt templates, kept as text files beside this module: ``NAME.LANG.txt`` (answer, rewrite; zh, en).
+"""The prompt templates, kept as text files beside this module: ``NAME.LANG.txt`` (answer; zh, en).
 
 A file opens with ``#`` comment lines, one of which is ``# variables: a, b`` naming the variables it takes; then a
 ``[system]`` section and a ``[user]`` section. Placeholders are ``{name}``. The system section holds the fixed rules
@@ -16,7 +16,7 @@ from pathlib import Path
 from langchain_core.prompts import ChatPromptTemplate
 
 HERE = Path(__file__).resolve().parent
-NAMES = ("answer", "rewrite")
+NAMES = ("answer",)
 LANGUAGES = ("zh", "en")
 _SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from answer.followup import (clean_rewrite, has_cue, is_followup, joined_question, mentioned_speeches, name_speech,
+from answer.followup import (has_cue, is_followup, joined_question, mentioned_speeches, name_speech,
                              parse_history, recent_history, referenced_speech, restated, topic)
 
 HISTORY = [
@@ -101,13 +101,6 @@ def test_joined_question_keeps_the_question_words_first_within_the_limit():
     joined = joined_question("那干部作风呢？", turns, limit=50)
     assert joined == "长" * 45 + " 干部作风"
     assert joined_question("那" + "问" * 80 + "呢？", turns, limit=50) == "问" * 50
-
-
-def test_rewrite_output_is_cleaned_or_refused():
-    assert clean_rewrite("改写后的问题：第二篇讲话提出的经济增长目标是什么？\n解释……", "那第二篇呢") == \
-        "第二篇讲话提出的经济增长目标是什么？"
-    assert clean_rewrite("   ", "那第二篇呢") is None
-    assert clean_rewrite("很" * 500, "那第二篇呢") is None
 
 
 def test_the_referenced_speech_is_named_by_its_title():
