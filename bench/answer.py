@@ -41,18 +41,26 @@ CORPORA = [SHARED / "speeches" / "seed", SHARED / "corpora" / "provincial-2025",
 
 
 def timed(stream) -> dict:
-    """Follow an answer stream: when the evidence came, when the synthesis' first token came, the end."""
+    """Follow an answer stream: when the evidence came, when the synthesis' first token came, the end; and what the
+    model wrote (the deltas after the evidence, less the comparison's shared/different lines, which the code
+    writes: answer/contrast.py)."""
     from answer.events import Delta, Evidence, follow
+    from answer.wording import PHRASES
 
-    start, evidence_at, first, reply = time.perf_counter(), None, None, None
+    code_lines = tuple(p[key].split("（")[0].split("(")[0] for p in PHRASES.values()
+                       for key in ("shared_heading", "shared_none"))
+    start, evidence_at, first, reply, written = time.perf_counter(), None, None, None, ""
     for reply in follow(stream):
         now = time.perf_counter() - start
         if isinstance(reply.event, Evidence) and evidence_at is None:
             evidence_at = now
-        elif isinstance(reply.event, Delta) and first is None and evidence_at is not None and reply.event.text.strip():
-            first = now  # the synthesis' heading arrives with its first token
+        elif isinstance(reply.event, Delta) and evidence_at is not None:
+            if not reply.event.text.startswith(code_lines):
+                written += reply.event.text
+            if first is None and reply.event.text.strip():
+                first = now  # the synthesis' heading arrives with its first token
     return {"evidence_s": evidence_at, "ttft_s": first, "total_s": time.perf_counter() - start,
-            "streamed": reply.text, "result": reply.result}
+            "written": written, "result": reply.result}
 
 
 def raw_first_token(server, messages, system: str) -> float:
@@ -134,7 +142,7 @@ def main() -> int:
         for q in queries:
             got = timed(assistant.ask_stream(q["question"], history=q.get("history"), speech_ids=q.get("speech_ids")))
             answer = got.pop("result")
-            written = model_sentences(got.pop("streamed")) if llm is not None else 0
+            written = model_sentences(got.pop("written")) if llm is not None else 0
             row = {"id": q["id"], "kind": q["kind"], "answerable": bool(q["gold_doc_ids"]), "found": answer.found,
                    **judge(q, answer), **got, "written": written, "unsupported": len(answer.unsupported_sentences),
                    "degraded": answer.degraded}

@@ -139,6 +139,7 @@ def test_the_conversation_survives_a_reload_until_new_chat(on, assistant):
     restored, restored_turns, markdown, download = on.restore(json.loads(json.dumps(kept)))
     assert restored == messages and restored_turns == turns
     assert markdown == render.answer_markdown(turns[0]["answer"]) and download["interactive"] is True
+    assert on.restore(kept, turns) == (gr.skip(),) * 4  # a page holding its conversation is not redrawn
     assert on.keep(on.reset()[1]) == []  # 新对话 empties what the browser keeps
 
 

@@ -205,9 +205,12 @@ class Handlers:
         """What this browser keeps of the conversation (gr.BrowserState, until 新对话): its last answered turns."""
         return [t for t in turns if t.get("answer")][-SAVED_TURNS:]
 
-    def restore(self, saved) -> tuple:
-        """On load: the conversation this browser kept, checked (it comes from the browser) and drawn again.
+    def restore(self, saved, turns: list | None = None) -> tuple:
+        """On load: the conversation this browser kept, checked (it comes from the browser) and drawn again, unless
+        this page holds a conversation already (``turns``: the stored copy changed because it answered).
         Outputs: chatbot, turns, export text, export file."""
+        if turns:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             _SAVED.validate_python(saved or [])  # the shape of answers this app sent, nothing else
             turns = list(saved or [])[-SAVED_TURNS:]
@@ -509,7 +512,10 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         gr.Timer(LIBRARY_POLL_S).tick(on.refresh_if_changed, inputs=[seen, *library_inputs],
                                       outputs=[seen, *library_outputs], show_progress="hidden")
         demo.load(on.refresh_if_changed, inputs=[seen, *library_inputs], outputs=[seen, *library_outputs])
-        demo.load(on.restore, inputs=saved, outputs=[chatbot, turns, export_text, export_file]).then(**word_io)
+        # the conversation this browser kept: on load, and when the browser's stored copy comes in after it
+        for trigger in (demo.load, saved.change):
+            trigger(on.restore, inputs=[saved, turns], outputs=[chatbot, turns, export_text, export_file]
+                    ).then(**word_io)
         demo.load(on.library_controls, outputs=[uploader, upload_results, delete_button, write_notice])
     demo.queue(default_concurrency_limit=4)
     return demo

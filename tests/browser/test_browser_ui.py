@@ -224,3 +224,26 @@ def test_api_docs_are_served_without_a_cdn(app, page):
     text = page.inner_text("#operations")
     for path in ("/api/ask", "/api/compare", "/api/speeches"):
         assert path in text
+
+
+def test_the_conversation_survives_a_reload_until_new_chat(app, page):
+    """The chat's conversation is kept in this browser (gr.BrowserState): a reload draws it again, chips working,
+    and a follow-up still reads it; 新对话 empties it for good."""
+    open_ui(page, app.url + "/")
+    ask_in_chat(page, GROWTH_QUESTION)
+    page.wait_for_selector("#chatbot .answer:not(.streaming) a.cite-chip")
+    before = page.inner_text("#chatbot")
+    page.reload(wait_until="load")
+    page.wait_for_selector("#chatbot .answer a.cite-chip")
+    assert GROWTH_QUESTION in page.inner_text("#chatbot") and "5%左右" in page.inner_text("#chatbot")
+    assert page.inner_text("#chatbot").count(GROWTH_QUESTION) == before.count(GROWTH_QUESTION) == 1
+    page.locator("#chatbot .answer a.cite-chip").first.click()  # a restored chip opens its passage
+    page.wait_for_selector("#passage-viewer mark.cited")
+    ask_in_chat(page, "那去年呢？")  # the restored turn is the conversation a follow-up reads
+    page.wait_for_function("document.querySelectorAll('#chatbot .answer:not(.streaming)').length >= 2")
+    page.click("#new-chat")
+    page.wait_for_function("!document.querySelector('#chatbot .answer')")
+    page.reload(wait_until="load")
+    page.wait_for_selector("#question textarea")
+    page.wait_for_timeout(1500)  # the page's load events have run: nothing comes back
+    assert GROWTH_QUESTION not in page.inner_text("#chatbot")

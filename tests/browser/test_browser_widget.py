@@ -79,3 +79,22 @@ def test_root_path_behind_a_reverse_proxy_with_a_token(proxied_app, browser, pag
     page.fill("#question", "生态环境保护要坚持什么？")
     page.press("#question", "Enter")
     page.wait_for_selector(".msg.bot .chip")
+
+
+def test_the_embed_page_keeps_its_conversation_across_a_reload_until_new_chat(app, page):
+    page.goto(f"{app.url}/embed", wait_until="load")
+    page.fill("#question", "今年全市经济增长的预期目标是多少？")
+    page.press("#question", "Enter")
+    page.wait_for_selector(".msg.bot .sources .chip")  # finished: its sources are listed
+    page.reload(wait_until="load")
+    page.wait_for_selector(".msg.bot .chip")
+    assert page.locator(".msg.user").count() == 1 and "5%左右" in page.inner_text("#messages")
+    assert page.locator(".msg.bot button.regenerate").count() == 1  # the restored answer can be asked again
+    page.locator(".msg.bot button.regenerate").click()
+    page.wait_for_function("document.querySelectorAll('.msg.bot .sources').length === 1 && "
+                           "!document.querySelector('.answer.streaming')")
+    assert page.locator(".msg.user").count() == 1  # in its place, not added
+    page.click("#new-chat")
+    page.reload(wait_until="load")
+    page.wait_for_selector("#hint")
+    assert page.locator(".msg").count() == 0
