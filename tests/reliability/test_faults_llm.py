@@ -2,8 +2,9 @@
 is answered with its evidence alone within SPEECHES_LLM_TIMEOUT (3 s here), marked ``degraded`` with a one-line
 reason; other users are not blocked meanwhile; once the server is back, the LLM is used again.
 
-The app is the real one (``create_app``) served by uvicorn on a loopback port in a thread, over a real on-disk
-library (fake embeddings); the slow LLM is a real HTTP server in a thread.
+The app is the real one: ``create_app`` served by uvicorn on a loopback port in a thread, over a real on-disk library
+(fake embeddings), and, for the endpoint going down and up, a ``python app.py`` process; the LLM endpoints are real
+HTTP servers in threads.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from conftest import SAMPLES, FakeEmbeddings, FakeHTTPServer, free_port, ingest
+from reliability_helpers import start_app, stop
 
 from answer.service import Assistant
 from answer.wording import phrase
@@ -109,20 +111,33 @@ def chat_completion(text: str):
     return reply
 
 
-def test_llm_down_answers_with_the_evidence_and_uses_the_llm_again_once_it_is_back(tmp_path, serve_app, caplog):
+def test_llm_down_answers_with_the_evidence_and_uses_the_llm_again_once_it_is_back(tmp_path):
+    """A real ``python app.py`` (real embeddings, the sample speeches) against an OpenAI-compatible endpoint that is
+    down, then up, then down again: the evidence alone with a one-line notice, then the model's synthesis, then the
+    evidence alone again; the technical reason goes to the app's log, never to the user."""
     port = free_port()
-    down = f"http://127.0.0.1:{port}/v1"  # nothing listens there
-    url = serve_app(_settings(tmp_path, down))
-    response = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60)
-    assert response.status_code == 200, response.text
-    answer = response.json()
-    assert answer["degraded"] and answer["degraded_reason"] == phrase("zh", "llm_unavailable")
-    assert answer["found"] and "46%" in answer["answer"] and down not in response.text
-    assert down in caplog.text and "not reachable" in caplog.text  # the reason, in the log
-    back = FakeHTTPServer(chat_completion("森林覆盖率达到46%[1]。"), port=port)
+    down = f"http://127.0.0.1:{port}/v1"  # nothing listens there yet
+    log = tmp_path / "app.log"
+    process, url = start_app(tmp_path / "data", log, SPEECHES_LLM="openai", SPEECHES_OPENAI_BASE_URL=down,
+                             SPEECHES_LLM_TIMEOUT="5")
     try:
-        again = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60).json()
-        assert back.requests == 1 and not again["degraded"] and again["degraded_reason"] is None
-        assert again["answer"].endswith("森林覆盖率达到46%[1]。") and again["unsupported_sentences"] == []
+        response = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["degraded"] and answer["degraded_reason"] == phrase("zh", "llm_unavailable")
+        assert answer["found"] and "46%" in answer["answer"] and down not in response.text
+        assert down in log.read_text(errors="replace")  # the reason, in the log
+        lines = [json.loads(line) for line in httpx.post(f"{url}/api/ask/stream", json=FOUND, timeout=60).text
+                 .splitlines() if line.strip()]
+        assert "evidence" in lines[0] and lines[-1]["answer"]["degraded"] is True
+        back = FakeHTTPServer(chat_completion("森林覆盖率达到46%[1]。"), port=port)
+        try:
+            again = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60).json()
+            assert back.requests == 1 and not again["degraded"] and again["degraded_reason"] is None
+            assert again["answer"].endswith("森林覆盖率达到46%[1]。") and again["unsupported_sentences"] == []
+        finally:
+            back.close()
+        gone = httpx.post(f"{url}/api/ask", json=FOUND, timeout=60).json()  # down again
+        assert gone["degraded"] and gone["found"] and "46%" in gone["answer"]
     finally:
-        back.close()
+        stop(process)
