@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from answer.segments import Draft, Run
 from answer.types import Citation
-from ingest.speechtext import speech_label
+from ingest.speechtext import speech_label, trimmed
 from retriever.keyword import tokenize
 from retriever.search import RetrievedPassage
 
@@ -211,14 +211,14 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     as speeches run long "要…；要…；" sentences."""
     spans = []
     for m in _SENTENCE.finditer(text):
-        start, end = _trimmed(text, m.start(), m.end())
+        start, end = trimmed(text, m.start(), m.end())
         if end <= start:
             continue
         if _LEAD.match(text[start:end]):
             spans.append((start, end))
             continue
         for part in _PART.finditer(text, start, end):
-            lo, hi = _trimmed(text, part.start(), part.end())
+            lo, hi = trimmed(text, part.start(), part.end())
             if hi > lo:
                 spans.append((lo, hi))
     return spans
@@ -244,7 +244,7 @@ def _window(scorer: Scorer, text: str, start: int, end: int) -> tuple[int, int]:
             score = scorer.coverage(read)
             if score > best + 1e-9:
                 best, best_span = score, (lo, hi)
-    lo, hi = _trimmed(text, *best_span)
+    lo, hi = trimmed(text, *best_span)
     if lead_end is not None and lo >= lead_end and hi - start <= 2 * MAX_QUOTE:
         lo = start
     return lo, hi
@@ -252,21 +252,13 @@ def _window(scorer: Scorer, text: str, start: int, end: int) -> tuple[int, int]:
 
 def _with_context(text: str, spans: list[tuple[int, int]], index: int, start: int, end: int) -> int:
     """Where the quote starts: at the sentence before, when this one points back or is very short."""
-    if index == 0 or start != _trimmed(text, *spans[index])[0]:
+    if index == 0 or start != trimmed(text, *spans[index])[0]:
         return start
     if end - start < MIN_QUOTE or _POINTS_BACK.match(text[start:end]):
-        before = _trimmed(text, *spans[index - 1])[0]
+        before = trimmed(text, *spans[index - 1])[0]
         if end - before <= 2 * MAX_QUOTE and "\n" not in text[before:start]:  # within its paragraph
             return before
     return start
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _overlap(a: _Candidate, b: _Candidate) -> bool:

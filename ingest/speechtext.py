@@ -91,3 +91,12 @@ def quoted_title(title: str) -> str:
 def speech_label(title: str, date: str | None = None) -> str:
     """How a citation names its speech: 《title》（date）, or 《title》 without a date."""
     return quoted_title(title) + (DATED.format(date=date) if date else "")
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` without its leading and trailing whitespace, as (start, end) in ``text``."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

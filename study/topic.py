@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ingest.speechtext import trimmed
 from ingest.store import StoredSpeech, samples_aside, split_passage_id
 from answer.errors import checked_text
 from study.quotes import sentence_spans
@@ -135,7 +136,7 @@ def _quotes(keyword, topic: str, passages: list) -> list[TopicQuote]:
         text = passage.text
         scored = []
         for lo, hi in sentence_spans(text, 0, len(text)):
-            lo, hi = _trimmed(text, lo, hi)
+            lo, hi = trimmed(text, lo, hi)
             covered = keyword.coverage(topic, text[lo:hi]) if hi > lo and text[lo:hi] != passage.title else 0.0
             if covered > 0:
                 scored.append((covered, -lo, lo, hi))
@@ -144,7 +145,7 @@ def _quotes(keyword, topic: str, passages: list) -> list[TopicQuote]:
         _, _, lo, hi = max(scored)
         if hi - lo < SHORT_QUOTE:  # "作风建设永远在路上。" says little alone: the next sentence too
             following = [s for s in sentence_spans(text, hi, len(text)) if text[s[0]:s[1]].strip()]
-            hi = _trimmed(text, *following[0])[1] if following else hi
+            hi = trimmed(text, *following[0])[1] if following else hi
         if hi - lo > LONG_QUOTE:
             lo, hi = _clauses(keyword, topic, text, lo, hi)
         start, end = passage.start + lo, passage.start + hi
@@ -155,14 +156,6 @@ def _quotes(keyword, topic: str, passages: list) -> list[TopicQuote]:
         if len(quotes) == QUOTES_PER_SPEECH:
             break
     return quotes
-
-
-def _trimmed(text: str, lo: int, hi: int) -> tuple[int, int]:
-    while lo < hi and text[lo].isspace():
-        lo += 1
-    while hi > lo and text[hi - 1].isspace():
-        hi -= 1
-    return lo, hi
 
 
 def _clauses(keyword, topic: str, text: str, lo: int, hi: int) -> tuple[int, int]:
