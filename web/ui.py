@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
 EXPORTS = Path(tempfile.gettempdir()) / "speeches-exports"
-LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数"]
+LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数", "状态"]
+STATE_BAR = 10  # characters of the text bar that shows a speech's vector step in the library table
 UPLOAD_HEADERS = ["文件", "结果", "说明"]
 LIBRARY_POLL_S = 10
 # The delete button's confirmation names the speech (its label as the dropdown shows it); cancelled: no event
@@ -90,6 +91,16 @@ def _export_file(markdown: str) -> str:
     return str(path)
 
 
+def vector_state(speech) -> str:
+    """A speech's state in the library table: answerable by keywords at once, then its vectors (ingest/store.py)
+    as a bar with the passages embedded, then complete."""
+    if speech.vectors_complete:
+        return "完成"
+    filled = round(STATE_BAR * speech.vectors / speech.passages)
+    bar = "█" * filled + "░" * (STATE_BAR - filled)
+    return f"可关键词检索 · 向量 {bar} {speech.vectors}/{speech.passages}"
+
+
 class Handlers:
     """What the UI's events do. Each method is one Gradio event handler; its inputs and outputs are the
     components ``build_ui`` wires to it, in that order."""
@@ -113,7 +124,8 @@ class Handlers:
             return value if value in allowed else None
 
         return (
-            gr.update(value=[[s.id, s.title, s.date or "", s.passages, s.characters] for s in speeches]),
+            gr.update(value=[[s.id, s.title, s.date or "", s.passages, s.characters, vector_state(s)]
+                             for s in speeches]),
             gr.update(choices=choices, value=[v for v in (filter_value or []) if v in ids]),
             gr.update(choices=years, value=keep(low, years)),
             gr.update(choices=years, value=keep(high, years)),
