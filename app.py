@@ -3,10 +3,14 @@
     python app.py                                   serve the web app (on first run, add the sample speeches)
     python app.py ask "问题" [--speech ID ...] [--years 2020-2023] [--json]
     python app.py compare ID_A ID_B "主题" [--json]
+    python app.py verify FILE|- [--json]             check a draft's quotes against the speeches (study/quotes.py)
+    python app.py topic "主题" [--json]               a topic across the library (study/topic.py)
 
 ``ask`` and ``compare`` call the same functions as the web app and the HTTP API (answer/service.py) and print the
 answer with its citations, or one JSON object with ``--json`` (schema in README.md). Exit status: 0 answered (also
 when the speeches do not address the question: see ``found``), 1 the LLM could not be used, 2 bad input.
+``verify`` exits 0 when every quote is verbatim, 1 when some are altered or not found, 2 on bad input (an empty or
+undecodable file, a text over SPEECHES_MAX_VERIFY_CHARS); ``topic`` exits 0, or 2 on bad input.
 """
 
 from __future__ import annotations
@@ -134,6 +138,69 @@ def run_stream(stream, as_json: bool, out=None):
     print_result(reply.result, as_json, streamed=bool(shown))
 
 
+def read_draft(name: str) -> str:
+    """The text to check: standard input for "-", else a file as ingest reads it (.txt/.md in UTF-8, UTF-16 or GBK;
+    .docx, .pdf, .html). ValueError naming what was wrong."""
+    from ingest.readers import SUPPORTED_EXTENSIONS, SpeechFileError, read_speech_text
+
+    if name == "-":
+        data = sys.stdin.buffer.read()
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"standard input is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    path = Path(name)
+    if not path.is_file():
+        raise ValueError(f"no such file: {name}")
+    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise ValueError(f"{name}: not a file type the check reads ({' '.join(sorted(SUPPORTED_EXTENSIONS))})")
+    try:
+        return read_speech_text(path).text
+    except SpeechFileError as error:
+        raise ValueError(str(error)) from None
+
+
+def print_check(check, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(check.as_json(), ensure_ascii=False, indent=2))
+        return
+    marks = {"exact": "✓ exact", "altered": "✗ altered", "not_found": "? not found"}
+    for n, quote in enumerate(check.sentences, 1):
+        print(f"{n}. {marks[quote.status]}: {quote.text}")
+        if quote.speech_id:
+            where = f"《{quote.title}》" + (f"（{quote.date}）" if quote.date else "")
+            print(f"   {where} {quote.speech_id} {quote.start}-{quote.end}")
+        if quote.status == "altered":
+            shown = "".join(op.source if op.op == "same" else
+                            f"〔省略{len(op.source)}字〕" if op.op == "elided" else
+                            f"[-{op.source}-]" * bool(op.source) + f"{{+{op.text}+}}" * bool(op.text)
+                            + "!" * op.significant for op in quote.diff)
+            print(f"   source: {quote.source_text}\n   diff:   {shown}")
+        for passage in quote.nearest:
+            print(f"   nearest: 《{passage['title']}》 {passage['speech_id']} {passage['start']}-{passage['end']} "
+                  f"{' '.join(passage['text'].split())[:60]}")
+    counts = check.counts()
+    print(f"\n{len(check.sentences)} quotes: {counts['exact']} exact, {counts['altered']} altered, "
+          f"{counts['not_found']} not found")
+
+
+def print_topic(view, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(view.as_json(), ensure_ascii=False, indent=2))
+        return
+    print(f"{view.topic}: {view.addressing} speeches address it" + (f" ({len(view.speeches)} listed)"
+                                                                   if len(view.speeches) < view.addressing else ""))
+    for year in view.years:
+        if year.speeches:
+            print(f"  {year.year or 'no year'}: {year.strength:6.1%} of passages, {year.addressing}/{year.speeches} "
+                  "speeches")
+    for speech in view.speeches:
+        print(f"\n{speech.date or '—'} 《{speech.title}》 {speech.speech_id}: {speech.strength:.1%} "
+              f"({speech.on_topic}/{speech.passages} passages)")
+        for quote in speech.quotes:
+            print(f"  [{quote.label}] {quote.start}-{quote.end} {' '.join(quote.text.split())}")
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_network_clients()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # prog: app.py, or speeches
@@ -148,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("speech_b")
     compare.add_argument("topic")
     compare.add_argument("--json", action="store_true", help="print one JSON object")
+    verify = commands.add_parser("verify", help="check a draft's quotes against the speeches (exit 1: not all "
+                                                "verbatim)")
+    verify.add_argument("file", help="the draft: a .txt/.md/.docx/.pdf/.html file, or - for standard input")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    topic = commands.add_parser("topic", help="a topic across the library: the speeches on it, in date order")
+    topic.add_argument("topic")
+    topic.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
     from ingest.store import StoreError, UnknownSpeechError
@@ -159,6 +233,20 @@ def main(argv: list[str] | None = None) -> int:
             serve_app(settings)
             return 0
         store = open_for_reading(settings)
+        if args.command in ("verify", "topic"):
+            from retriever.search import Retriever
+
+            retriever = Retriever(store, settings)
+            if args.command == "topic":
+                from study.topic import follow_topic
+
+                print_topic(follow_topic(retriever, args.topic), args.json)
+                return 0
+            from study.quotes import check_quotes
+
+            check = check_quotes(retriever, read_draft(args.file))
+            print_check(check, args.json)
+            return 0 if check.all_exact else 1
         from answer.llm.errors import LLMUnavailable
         from answer.service import Assistant
 

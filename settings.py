@@ -128,6 +128,10 @@ class Settings(BaseSettings):
         100, ge=50, le=4000, description="Longest text retrieval embeds and searches, after follow-up handling "
         "(embedding costs ~1 ms of CPU per character; questions run 15-80): the current question's words first."
     )
+    max_verify_chars: int = Field(
+        10_000, ge=500, le=200_000, description="Longest text the quote check takes (python app.py verify, POST "
+        "/api/verify, the 核对 tab), in characters: a draft of a few pages."
+    )
     max_speech_chars: int = Field(
         1_000_000, ge=10_000, description="Most characters one speech file may yield; a file over it is refused."
     )

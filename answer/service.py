@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import prompts
 from answer import context as ctx
 from answer import followup
-from answer.errors import BadInput
+from answer.errors import BadInput, checked_text
 from answer.llm.errors import LLMUnavailable
 from answer import verify
 from answer.citations import add_missing_markers, resolve_markers
@@ -42,7 +41,7 @@ from answer.segments import Draft, Run, cited_labels, parse
 from answer.types import Answer, Citation, Comparison, SpeechSide
 from answer.wording import phrase
 from ingest.speechtext import quoted_title
-from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError, open_store, speech_labels
+from ingest.store import SpeechStore, UnknownSpeechError, open_store, samples_aside
 from ingest.writer import LibraryWriter
 from retriever import named
 from retriever.named import NamedRetrieval
@@ -186,7 +185,7 @@ class Assistant:
     def ask_stream(self, question: str, history: Sequence[Mapping] | None = None,
                    speech_ids: Sequence[str] | None = None,
                    years: tuple[int | None, int | None] | None = None) -> Iterator[Event]:
-        question = _text(question, "question", self.settings.max_question_chars)
+        question = checked_text(question, "question", self.settings.max_question_chars)
         turns = followup.parse_history(history, self.settings.max_history_turns, self.settings.max_history_chars)
         speeches = {s.id: s for s in self.store.list_speeches()}
         filters = Filters(speech_ids=list(speech_ids or []) or None, years=_years(years),
@@ -304,7 +303,7 @@ class Assistant:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
     def compare_stream(self, speech_a: str, speech_b: str, topic: str) -> Iterator[Event]:
-        topic = _text(topic, "topic", self.settings.max_question_chars)
+        topic = checked_text(topic, "topic", self.settings.max_question_chars)
         records = {key: self.store.get_speech(sid) for key, sid in (("A", speech_a), ("B", speech_b))}
         if speech_a == speech_b:
             raise BadInput("same_speech", speech=speech_a)
@@ -369,26 +368,6 @@ class Assistant:
 
     # -- the library --------------------------------------------------------------------------------------------
 
-    def topic_strength(self, topic: str, depth: int = TOPIC_DEPTH, chosen: Sequence[str] = ()) -> list[dict]:
-        """How strongly each speech addresses ``topic``: the keyword coverage of its best passage among the top
-        ``depth`` passages of the whole library (0 when none of its passages came up). One search, not one per
-        speech, so the chart costs the same as a question. The samples are left out once the library holds other
-        speeches, unless ``chosen`` (the compared speeches) names them."""
-        topic = _text(topic, "topic", self.settings.max_question_chars)
-        listed = self.store.list_speeches()
-        aside = set(samples_aside(listed) or ()) - set(chosen)
-        best: dict[str, float] = {}
-        found = self.retriever.retrieve(topic, k=depth, filters=Filters(exclude=sorted(aside)) if aside else None)
-        for p in found.passages:
-            score = self.retriever.keyword.coverage(found.question, f"{p.title}\n{p.text}")
-            best[p.speech_id] = max(best.get(p.speech_id, 0.0), score)
-        labels = speech_labels(listed)
-        return [
-            {"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "label": labels[s.id],
-             "score": round(best.get(s.id, 0.0), 4)}
-            for s in listed if s.id not in aside
-        ]
-
     def ingest(self, paths: Iterable[Path]):
         return self.writer.ingest(list(paths))
 
@@ -402,36 +381,7 @@ class Assistant:
         self.writer.delete(speech_id, then)
 
 
-def samples_aside(speeches: Iterable[StoredSpeech]) -> list[str] | None:
-    """The sample speeches to leave out of answers and charts not asked about them explicitly: all of them once the
-    library holds a speech of the user's own, none before (a first run answers from the samples)."""
-    speeches = list(speeches)
-    if all(s.is_sample for s in speeches):
-        return None
-    return [s.id for s in speeches if s.is_sample] or None
-
-
-# Characters that show nothing although Unicode calls them letters or symbols (fillers, the braille blank).
-_BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 YEARS = (1900, 2100)
-
-
-def _text(value: str, name: str, limit: int) -> str:
-    """The question or topic, stripped; BadInput when it is not text, shows nothing (blank, zero-width and
-    other invisible characters only), holds unpaired surrogates, or is over ``limit`` characters
-    (SPEECHES_MAX_QUESTION_CHARS)."""
-    if not isinstance(value, str):
-        raise BadInput("not_text", what=name)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadInput("surrogates", what=name) from None
-    value = value.strip()
-    if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANK_LOOKALIKES for c in value):
-        raise BadInput("empty", what=name)
-    if len(value) > limit:
-        raise BadInput("too_long", what=name, length=len(value), limit=limit)
-    return value
 
 
 def _years(years) -> tuple[int | None, int | None] | None:

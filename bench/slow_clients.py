@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # after the project: bench/ingest.py, bench/study_tools.py
 from appserver import start_app  # noqa: E402
 
 

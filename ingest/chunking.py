@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from ingest.speech import Passage
 from ingest.speechtext import CLOSERS, CN_COUNTING, ELLIPSIS, SENTENCE_ENDS, char_class
 
-__all__ = ["split_passages", "HEADING_MAX"]
+__all__ = ["split_passages", "heading_lines", "HEADING_MAX", "SALUTATION"]
 
 HEADING_MAX = 60
 
@@ -49,6 +49,7 @@ _PUNCT_RE = re.compile(r"[，。；：！？,;:!?]")
 _NONSPACE_RE = re.compile(r"\S")
 
 _SALUTATION_RE = re.compile(r"(?:(?:各位[\u4e00-\u9fff]{1,6}|同志们|女士们|先生们|朋友们)[、，,]?)+[！：!:]")
+SALUTATION = _SALUTATION_RE  # "各位代表、同志们！": the address that opens a paragraph
 # (pattern, level, lead): lead "sentence" = cut a long line at its first sentence end, "phrase" = at first punctuation
 _HEADING_RULES: tuple[tuple[re.Pattern[str], int, str], ...] = (
     (re.compile(rf"[{CN_COUNTING}]+、"), 1, "sentence"),
@@ -100,6 +101,23 @@ def _heading(line: str) -> tuple[int, str] | None:
         head = head[:HEADING_MAX].rstrip("，。；：,;: ")
         return level, head or line[:HEADING_MAX]
     return None
+
+
+def heading_lines(text: str) -> list[tuple[int, int, int, str]]:
+    """The heading lines of ``text`` by the rules above, salutations left out: (level, start, end, heading) with
+    ``text[start:end] == heading`` (the outline of a speech: study/outline.py)."""
+    found = []
+    line_start = 0
+    for line in text.split("\n"):
+        span = _trim(text, line_start, line_start + len(line))
+        line_start += len(line) + 1
+        if span is None:
+            continue
+        stripped = text[span[0]:min(span[1], span[0] + 4 * HEADING_MAX)]
+        heading = _heading(stripped)
+        if heading is not None and not _SALUTATION_RE.match(stripped) and stripped.startswith(heading[1]):
+            found.append((heading[0], span[0], span[0] + len(heading[1]), heading[1]))
+    return found
 
 
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -166,6 +166,15 @@ class StoredSpeech:
         return [passage_id(self.id, self.version, order) for order in range(self.passages)]
 
 
+def samples_aside(speeches: Iterable[StoredSpeech]) -> list[str] | None:
+    """The sample speeches to leave out of answers and charts not asked about them explicitly: all of them once the
+    library holds a speech of the user's own, none before (a first run answers from the samples)."""
+    speeches = list(speeches)
+    if all(s.is_sample for s in speeches):
+        return None
+    return [s.id for s in speeches if s.is_sample] or None
+
+
 def speech_labels(speeches: Iterable[StoredSpeech]) -> dict[str, str]:
     """Speech id -> how every list and dropdown names it: the title and date, plus the id where those repeat (two
     speeches of one title and date must still be told apart). The one label function of the project."""

@@ -54,7 +54,7 @@ import time
 import unicodedata
 import uuid
 from array import array
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +98,11 @@ def tokenize(text: str) -> list[str]:
         else:
             tokens.extend(map(str.__add__, run, run[1:]))  # bigrams; a third faster than slicing in a loop
     return tokens
+
+
+def _token_runs(text: str) -> list[list[str]]:
+    """The tokens of ``text`` run by run (``tokenize`` of each CJK run, each other word alone)."""
+    return [tokenize(run or other) for run, other in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())]
 
 
 def query_tokens(query: str) -> list[str]:
@@ -237,6 +242,57 @@ class KeywordIndex:
         total = sum(weight.values())
         present = set(tokenize(text))
         return sum(w for t, w in weight.items() if t in present) / total if total else 0.0
+
+    def covering(self, query: str, titles: Mapping[str, str], at_least: float) -> list[tuple[str, float, float]]:
+        """Every passage whose own text covers at least ``at_least`` of the query's weight (as ``coverage`` weighs
+        it, question words left out) and holds two of its bigrams that follow each other in the query (three of
+        its characters, near enough: 生态 and 环境 apart do not make 生态环境; a query of one bigram or word needs
+        that one), with its BM25 score on that text: (passage id, coverage, score), in index order. A passage is
+        indexed with its speech's title; the title's tokens are taken out again here (``titles``: speech id ->
+        title), so a title naming the topic does not put every passage on it. Reads the postings of the query's
+        tokens only: what a topic across the whole library costs (study/topic.py)."""
+        snap = self._snap
+        runs = [run for run in _token_runs(_QUESTION.sub(" ", query)) if run]
+        tokens = {t for run in runs for t in run}
+        n = len(snap.row_speech)
+        if not tokens or not n:
+            return []
+        known = {t: snap.term_ids[t] for t in tokens if t in snap.term_ids}
+        unseen = float(np.log1p((n + 0.5) / 0.5))
+        total = float(sum(snap.idf[tid] for tid in known.values())) + unseen * (len(tokens) - len(known))
+        cover = np.zeros(n, dtype=np.float32)
+        score = np.zeros(n, dtype=np.float32)
+        held: dict[str, np.ndarray] = {}  # token -> rows whose own text holds it
+        folded: dict[int, str] = {}
+        for token, tid in known.items():
+            lo, hi = snap.indptr[tid], snap.indptr[tid + 1]
+            rows, tf = snap.rows[lo:hi], snap.tf[lo:hi].astype(np.int32)
+            in_title = np.zeros(len(snap.speeches), dtype=np.int32)
+            for position in np.unique(snap.row_speech[rows]).tolist():
+                if position not in folded:
+                    title = titles.get(snap.speeches[position][0], "")
+                    folded[position] = unicodedata.normalize("NFKC", title).lower()
+                if token in folded[position]:
+                    in_title[position] = tokenize(folded[position]).count(token)
+            text_tf = tf - in_title[snap.row_speech[rows]]
+            rows, text_tf = rows[text_tf > 0], text_tf[text_tf > 0].astype(np.float32)
+            held[token] = rows
+            cover[rows] += snap.idf[tid]
+            score[rows] += snap.idf[tid] * text_tf / (text_tf + snap.norm[rows])
+        anchored = np.zeros(n, dtype=bool)
+        empty = np.zeros(0, dtype=np.int32)
+        for run in runs:
+            if len(run) == 1:
+                anchored[held.get(run[0], empty)] = True
+            for a, b in zip(run, run[1:]):
+                anchored[np.intersect1d(held.get(a, empty), held.get(b, empty), assume_unique=True)] = True
+        share = cover / total if total else cover
+        hits = np.flatnonzero(anchored & (share > 0) & (share >= at_least - 1e-6))
+        out = []
+        for row in hits.tolist():
+            sid, ver = snap.speeches[snap.row_speech[row]]
+            out.append((passage_id(sid, ver, int(snap.row_order[row])), float(share[row]), float(score[row])))
+        return out
 
     def search(
         self, query: str, k: int, allowed: Callable[[str], bool] | Collection[str] | None = None

@@ -155,6 +155,11 @@ class Retriever:
     ) -> Retrieval:
         return self._retrieve(question, k, mode, filters)
 
+    def synced_keyword(self) -> KeywordIndex:
+        """The keyword index, first brought up to date with the library: what the study tools (study/) read."""
+        self.keyword.sync(self.store)  # the index's own lock serialises syncs
+        return self.keyword
+
     def as_langchain(self, *, k: int = 5, mode: Mode = "hybrid", filters: Filters | None = None):
         """This retriever as a LangChain ``BaseRetriever``: ``invoke(question)`` gives ``Document``s (the passage
         text, with speech_id, title, date, start, end... in their metadata), for use in any LangChain chain."""

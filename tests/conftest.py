@@ -349,3 +349,30 @@ def named_library(tmp_path_factory):
     ingest(store, settings, folder)
     return settings, store
 
+
+
+NOTICE = """关于学习贯彻会议精神的通知（测试）
+2025年3月1日
+各单位：
+一、认真学习会议精神
+今年全市经济增长的预期目标是5%左右。要抓好“三个一批”，推进生态保护，改善人居环境。
+"""  # a speech repeating a sentence of a sample, a formula of another, 生态 and 环境 apart
+
+
+@pytest.fixture(scope="session")
+def study_library(tmp_path_factory):
+    """The seed speeches, the samples and ``NOTICE`` in an on-disk Chroma, embedded by the fake embedder, built once
+    per session for the study tools' tests (study/ reads the keyword index and the stored texts, both real):
+    (settings, store, retriever)."""
+    from ingest.store import open_store
+    from retriever.search import Retriever
+
+    root = tmp_path_factory.mktemp("study-library")
+    (root / "notice.txt").write_text(NOTICE, encoding="utf-8")
+    # the samples as speeches of the user's own (no "sample" mark): beside the seeds they would be set aside
+    own = root / "samples"
+    shutil.copytree(SAMPLES, own, ignore=shutil.ignore_patterns("*.meta.json"))
+    settings = Settings(data_dir=root / "data", embedding="fake", llm="extractive", _env_file=None)
+    store = open_store(settings, FakeEmbeddings())
+    ingest(store, settings, SEED, own, root / "notice.txt")
+    return settings, store, Retriever(store, settings)

@@ -32,7 +32,8 @@ def test_each_kind_of_failure_has_its_status_and_line_without_internals(caplog):
         503, "The answering service is unavailable right now; please try again later.")
     assert friendly_error(BadInput("empty", what="question")) == (400, "请输入问题。")
     assert friendly_error(BadInput("empty", what="question"), "en") == (400, "Please enter a question.")
-    assert friendly_error(BadInput("too_long", what="topic", length=2100, limit=2000)) == (
+    too_long = BadInput("too_long", what="topic", length=2100, limit=2000, setting="SPEECHES_MAX_QUESTION_CHARS")
+    assert friendly_error(too_long) == (
         400, "主题太长了（2100 字），最多 2000 字。")
     assert friendly_error(ValueError("k must be at least 1, got 0")) == (400, "输入有误，请检查后重试。")
 

@@ -241,7 +241,21 @@ def test_a_compared_speech_is_escaped_with_its_overlapping_passages_highlighted(
     assert 'data-labels="A1 A2"' in html  # the shared piece carries both labels
 
 
-def test_the_topic_chart_escapes_titles():
-    html = render.topic_chart_html("<主题>", [{"speech_id": "x", "title": "<img src=x>", "date": None, "year": None,
-                                               "score": 0.4}], ["x"])
-    assert "<img" not in html and "&lt;img src=x&gt;" in html and "width:40.0%" in html
+def test_the_study_views_escape_titles_quotes_and_diffs():
+    evil = "<img src=x onerror=alert(1)>"
+    check = {"sentences": [{"text": evil, "at": [0, 5], "quoted": True, "status": "altered", "speech_id": evil,
+                            "title": evil, "date": None, "start": 0, "end": 5, "source_text": evil, "similarity": 0.8,
+                            "diff": [{"op": "changed", "source": evil, "text": "<b>", "significant": True,
+                                      "why": ["number"]}], "also_in": [evil], "nearest": []}]}
+    topic = {"topic": evil, "addressing": 1, "listed": 1, "years": [],
+             "speeches": [{"speech_id": evil, "title": evil, "date": None, "year": None, "strength": 0.4,
+                           "on_topic": 2, "passages_total": 5,
+                           "passages": [{"speech_id": evil, "title": evil, "date": None, "label": "1", "start": 0,
+                                         "end": 5, "text": evil}]}]}
+    outline = {"speech_id": evil, "title": evil, "date": None,
+               "headings": [{"level": 1, "text": evil, "start": 0, "end": 5, "kind": "heading"}],
+               "figures": [{"text": evil, "clause": evil, "start": 0, "end": 5, "kind": "target"}],
+               "formulas": [{"name": evil + "\"'", "start": 0, "end": 5, "mentions": [[0, 5]], "other_speeches": 2}]}
+    for html in (render.verify_html(check), render.topic_html(topic), render.outline_html(outline)):
+        assert "<img" not in html and "<b>" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'href="#topic:%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%22%27"' in render.outline_html(outline)

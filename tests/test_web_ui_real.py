@@ -58,15 +58,6 @@ def test_the_chat_searches_only_the_chosen_speeches_and_years(on):
     assert nothing["citations"] == [] and nothing["answer"] == "没有符合筛选条件的讲话。"
 
 
-def test_the_topic_chart_scores_each_speech_by_what_it_says(on, library):
-    scores = {row["speech_id"]: row["score"] for row in on.assistant.topic_strength("生态环境保护")}
-    assert set(scores) == {CITY, COUNTY, ECOLOGY}
-    assert scores[ECOLOGY] > 0.5 and scores[ECOLOGY] == max(scores.values())
-    assert scores[COUNTY] < scores[ECOLOGY] and all(0 <= s <= 1 for s in scores.values())
-    html = on.chart(CITY, ECOLOGY, "生态环境保护")
-    assert f"width:{round(scores[ECOLOGY] * 100, 1)}%" in html
-
-
 def test_re_uploads_say_added_updated_unchanged_or_failed_and_keep_the_stored_speech(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path / "data", embedding="fake", llm="extractive", _env_file=None)
     on = Handlers(Assistant(settings, store=open_store(settings, FakeEmbeddings())), settings)
@@ -85,7 +76,7 @@ def test_re_uploads_say_added_updated_unchanged_or_failed_and_keep_the_stored_sp
     second = first.replace("三十万亩", "三十二万亩")
     assert upload(second) == ["2026-新讲话.txt", "成功", "已更新：2026-新讲话"]
     name, outcome, reason = upload("")  # a replacement that holds no text
-    assert (name, outcome) == ("2026-新讲话.txt", "失败") and "empty" in reason, reason
+    assert (name, outcome) == ("2026-新讲话.txt", "失败") and "文件是空的" in reason, reason
     assert "三十二万亩" in on.store.speech_text("2026-新讲话")  # the stored speech is the last good one
     assert [s.id for s in on.store.list_speeches()] == ["2026-新讲话"]
 

@@ -101,10 +101,6 @@ class FakeAssistant:
     def compare(self, speech_a, speech_b, topic) -> Comparison:
         return collect(self.compare_stream(speech_a, speech_b, topic)).result
 
-    def topic_strength(self, topic: str, chosen=()) -> list[dict]:
-        return [{"speech_id": s.id, "title": s.title, "date": s.date, "year": s.year, "label": s.title,
-                 "score": 0.5} for s in self.store.list_speeches()]
-
     def ingest_staged(self, staged: Path, final: Path, on_stored) -> IngestReport:
         """As ingest/pipeline.py would: a file read as ``final``; ``on_stored`` once its speech is stored."""
         report = IngestReport()

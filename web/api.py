@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
@@ -128,15 +128,6 @@ class SpeechOut(BaseModel):
 class SpeechTextOut(BaseModel):
     speech: SpeechOut
     text: str = Field(description="The whole normalised text; citation offsets index into it")
-
-
-class TopicStrengthOut(BaseModel):
-    speech_id: str
-    title: str
-    date: str | None
-    year: int | None
-    label: str = Field(description="How lists name it (as in /api/speeches)")
-    score: float = Field(description="0..1: how strongly the speech addresses the topic")
 
 
 class ErrorOut(BaseModel):
@@ -350,15 +341,6 @@ def api_router(assistant, settings) -> APIRouter:
         except Exception as error:
             return _error(error, settings.language)
 
-    @router.get("/topic-strength", response_model=None,
-                responses=_responses({"model": list[TopicStrengthOut]}, 400, 503),
-                summary="How strongly each speech addresses a topic (the comparison chart)")
-    def topic_strength(topic: str = Query(..., examples=["营商环境"])):
-        try:
-            return assistant.topic_strength(topic)
-        except Exception as error:
-            return _error(error, settings.language)
-
     @router.post("/feedback", response_model=None, responses=_responses({"description": '{"ok": true}'}, 400, 413),
                  summary="Thumbs up or down on an answer")
     def feedback(body: FeedbackRequest, request: Request):
@@ -368,6 +350,10 @@ def api_router(assistant, settings) -> APIRouter:
         except Exception as error:
             return _error(error, settings.language)
         return {"ok": True}
+
+    from web.study_api import add_routes  # quote check, topic, outline, Word export (imports this module)
+
+    add_routes(router, assistant, settings)
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # OPTIONS stays with CORS
 

@@ -38,11 +38,14 @@ MESSAGES = {
         "request": "请求有误：{problems}。",
         "question": "问题",
         "topic": "主题",
+        "draft": "待核对的文字",
+        "no_sentence": "{what}里没有可核对的句子（至少 {length} 字）。",
         # a field of an API request, and what is wrong with it
         "field_missing": "缺少 {field}",
         "field_json": "请求体不是有效的 JSON",
         "field_type": "{field} 的类型不对",
         "field_value": "{field} 的取值不对",
+        "field_export": "请求体不是可导出的结果（API 返回的回答、比较、引文核对或主题）",
         "field_unknown": "不认识的字段 {field}",
         "field_min": "{field} 应不小于 {limit}",
         "field_max": "{field} 应不大于 {limit}",
@@ -91,10 +94,14 @@ MESSAGES = {
         "request": "Bad request: {problems}.",
         "question": "question",
         "topic": "topic",
+        "draft": "text to check",
+        "no_sentence": "The {what} holds no sentence of at least {length} characters to check.",
         "field_missing": "{field} is missing",
         "field_json": "the body is not valid JSON",
         "field_type": "{field} has the wrong type",
         "field_value": "{field} has a value that is not allowed",
+        "field_export": "the body is not an answer, a comparison, a quote check or a topic view as the API "
+                        "returns them",
         "field_unknown": "unknown field {field}",
         "field_min": "{field} must be at least {limit}",
         "field_max": "{field} must be at most {limit}",
@@ -169,7 +176,8 @@ def friendly_error(error: BaseException, language: str = "zh") -> tuple[int, str
 def _bad_input(error: BadInput, language: str) -> str:
     values = dict(error.values)
     if "what" in values:
-        values["what"] = phrase(language, values["what"]) if values["what"] in ("question", "topic") else values["what"]
+        if values["what"] in ("question", "topic", "draft"):
+            values["what"] = phrase(language, values["what"])
     if error.key == "history":
         values["number"] = int(values.get("index", 0)) + 1
     return phrase(language, error.key, **values)
@@ -185,6 +193,8 @@ def _request_problems(error, language: str) -> str:
             problems.append(phrase(language, "field_json"))
         elif kind == "missing":
             problems.append(phrase(language, "field_missing", field=where))
+        elif kind == "result_kind":  # web/study_api.py's export: none of the results it can write
+            problems.append(phrase(language, "field_export"))
         elif kind == "extra_forbidden":
             problems.append(phrase(language, "field_unknown", field=where))
         elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than", "too_long"):

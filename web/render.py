@@ -1,4 +1,4 @@
-"""HTML and Markdown for answers, citations, speeches and the topic chart.
+"""HTML and Markdown for answers, citations and speeches, and the study views (quote check, topic, outline).
 
 The HTML comes from the Jinja2 templates in ``web/templates/`` with autoescaping on: speech text, titles and answers
 are data, never markup, and the only tags in the output are the templates' own. An answer is drawn from its
@@ -13,7 +13,10 @@ blank line, so no newline from the data may end it (``_one_line``). LaTeX is off
 Citation chips are links whose fragment names what they open, so they survive the Chatbot's HTML sanitiser (it keeps
 ``href`` but drops ``data-`` attributes):
 - ``#cite:SPEECH_ID:START:END:LABEL`` (ids and labels URL-quoted): the chat opens the passage inside its speech;
-- ``#cmp-LABEL``: the comparison scrolls to the passage highlighted in its speech column.
+- ``#cmp-LABEL``: the comparison scrolls to the passage highlighted in its speech column;
+- ``#ol-h1`` (``f1``, ``m1``): a speech's outline scrolls to that heading, figure or formula in its text;
+- ``#topic:NAME``: a formula of the outline opens the topic view on it.
+A ``#cite:`` link opens the passage in the viewer of the tab it is in (chat, 核对, 主题).
 
 The Markdown export escapes every character of the data that Markdown could read as syntax (``md_escape``): raw
 HTML, links (``javascript:`` ones included) and images (remote ones included) cannot be formed from a speech, an
@@ -23,7 +26,7 @@ answer or a question, and everything reads as it was written.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -34,6 +37,7 @@ from ingest.speechtext import DATED, TITLE, speech_label
 
 CITE_PREFIX = "#cite:"
 JUMP_PREFIX = "#cmp-"
+TOPIC_PREFIX = "#topic:"
 SNIPPET_CHARS = 90  # opening characters of a cited passage shown under an answer
 FLAGGED_TITLE = "引用核对未通过：所引材料不支持这句话"
 FLAGGED_NOTE = "{n} 句话未通过引用核对（已标出）：所引的讲话原文不支持它们，请核对原文。"
@@ -78,13 +82,25 @@ def parse_cite_href(href: str) -> tuple[str, int, int, str]:
     return speech_id, start, end, label
 
 
+def topic_href(name: str) -> str:
+    """The link of a formula that opens the topic view on it (ui.js sends it to the outline's click event)."""
+    return TOPIC_PREFIX + quote(name, safe="")
+
+
+def parse_topic_href(href: str) -> str:
+    if not isinstance(href, str) or not href.startswith(TOPIC_PREFIX):
+        raise ValueError("not a topic link")
+    return unquote(href[len(TOPIC_PREFIX):])
+
+
 def _chip_href(citation: Mapping, label: str, link: str) -> str:
     return cite_href(citation) if link == "cite" else f"{JUMP_PREFIX}{quote(label, safe='')}"
 
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-_ENV.globals.update(chip_href=_chip_href, speech_label=speech_label, snippet=snippet, flagged_title=FLAGGED_TITLE)
+_ENV.globals.update(chip_href=_chip_href, speech_label=speech_label, snippet=snippet, flagged_title=FLAGGED_TITLE,
+                    cite_href=cite_href, topic_href=topic_href)
 _ENV.filters["clamp"] = lambda value: max(0.0, min(1.0, float(value)))
 _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")  # the templates' own line breaks (data never holds a bare ">")
 
@@ -168,6 +184,10 @@ def viewer_placeholder() -> str:
     return _note("viewer_placeholder")
 
 
+def placeholder_html(text: str) -> str:
+    return _note("placeholder", text)
+
+
 def compare_placeholder() -> str:
     return _note("compare_placeholder")
 
@@ -183,10 +203,12 @@ def samples_removed_html(count: int) -> str:
 # -- speeches --------------------------------------------------------------------------------------------------
 
 
-def _pieces(text: str, spans: Sequence[tuple[int, int, str]], id_prefix: str) -> list[dict]:
+def _pieces(text: str, spans: Sequence[tuple[int, int, str]], id_prefix: str, css: str = "cited",
+            badges: bool = True) -> list[dict]:
     """The speech cut where highlighted spans start and end. Overlapping spans (passages share sentences) give
     pieces that carry every label covering them; the first piece of each label gets the element id
-    ``id_prefix + label`` (what a ``#cmp-`` chip scrolls to) and a small label badge."""
+    ``id_prefix + label`` (what a ``#cmp-`` chip scrolls to) and, with ``badges``, a small label badge. ``css``:
+    the marks' class (``cited`` marks are what ui.js scrolls to when the speech is shown)."""
     n = len(text)
     spans = [(max(0, min(n, s)), max(0, min(n, e)), str(label)) for s, e, label in spans]
     spans = [(s, e, label) for s, e, label in spans if e > s]
@@ -198,7 +220,8 @@ def _pieces(text: str, spans: Sequence[tuple[int, int, str]], id_prefix: str) ->
         new = [label for label in labels if label not in seen]
         seen.update(new)
         anchor = id_prefix + new[0] if new and id_prefix else ""
-        pieces.append({"text": text[p:q], "labels": labels, "new": new, "anchor": anchor})
+        pieces.append({"text": text[p:q], "labels": labels, "new": new if badges else [], "anchor": anchor,
+                       "css": css})
     return pieces
 
 
@@ -208,12 +231,6 @@ def cited_passage_html(title: str, date: str | None, text: str, start: int, end:
                    title=title, date=date, start=start, end=end, label=label)
 
 
-def full_text_html(record, text: str) -> str:
-    """A speech of the library (a ``StoredSpeech``) with its size, for the library tab."""
-    return _render("speech.html", pieces=_pieces(text, (), ""), header="full", record=record, title=record.title,
-                   date=record.date)
-
-
 def compare_column_html(key: str, record, text: str, side: Mapping | None) -> str:
     """One speech of a comparison, its passages on the topic (``side``, once known) highlighted."""
     spans = [(c["start"], c["end"], c["label"]) for c in (side or {}).get("passages", [])]
@@ -221,22 +238,41 @@ def compare_column_html(key: str, record, text: str, side: Mapping | None) -> st
                    date=record.date, not_found=side is not None and not side["found"])
 
 
-# -- the topic chart -------------------------------------------------------------------------------------------
+# -- the study views: quote check, topic, outline (study/) ------------------------------------------------------
+
+STATUS = {"exact": "一字不差", "altered": "有改动", "not_found": "未找到"}
 
 
-def topic_chart_html(topic: str, rows: Sequence[Mapping], chosen: Iterable[str] = ()) -> str:
-    """How strongly each speech addresses ``topic`` (scores 0..1), as bars: by year (the strongest speech of each
-    year), then by speech in date order. The two compared speeches are highlighted."""
-    chosen = set(chosen)
-    ordered = sorted(rows, key=lambda r: (r.get("year") or 0, r.get("date") or "", r.get("title") or ""))
-    by_year: dict[str, float] = {}
-    for r in ordered:
-        year = str(r.get("year") or "未知年份")
-        by_year[year] = max(by_year.get(year, 0.0), float(r.get("score") or 0.0))
-    speeches = [{"label": f"{r.get('year') or '—'} · {r.get('label') or r.get('title') or r['speech_id']}",
-                 "score": float(r.get("score") or 0.0), "chosen": r["speech_id"] in chosen} for r in ordered]
-    return _render("chart.html", topic=topic, years=list(by_year.items()), speeches=speeches,
-                   any_score=any(s["score"] > 0 for s in speeches))
+def verify_html(check: Mapping) -> str:
+    """A quote check: a line of counts, then each quote with its status, the source as a chip that opens it, the
+    diff of an altered one (meaning-bearing changes marked) and the nearest passages of one not found."""
+    sentences = check.get("sentences", [])
+    counts = {status: sum(s["status"] == status for s in sentences) for status in STATUS}
+    return _render("verify.html", sentences=sentences, counts=counts, status=STATUS)
+
+
+def topic_html(view: Mapping) -> str:
+    """A topic across the library: by year, then each speech in date order with its strength and quote chips.
+    Bars are drawn against the strongest row, the share itself is written beside them."""
+    speeches, years = view.get("speeches", []), [y for y in view.get("years", []) if y.get("speeches")]
+    top = max([s["strength"] for s in speeches] + [y["strength"] for y in years] + [0.0]) or 1.0
+    return _render("topic.html", view=view, speeches=speeches, years=years, top=top)
+
+
+def outline_html(outline: Mapping) -> str:
+    """A speech's outline, figures and formulas as links into its text (``#ol-`` anchors of
+    ``outlined_text_html``); a formula other speeches hold also links to the topic view."""
+    return _render("outline.html", outline=outline)
+
+
+def outlined_text_html(record, text: str, outline: Mapping) -> str:
+    """A speech of the library with its size, its headings, figures and formulas marked and anchored for the
+    outline's links (ids ``ol-h1``, ``ol-f1``, ``ol-m1``...)."""
+    spans = [(h["start"], h["end"], f"h{i}") for i, h in enumerate(outline.get("headings", []), 1)]
+    spans += [(f["start"], f["end"], f"f{i}") for i, f in enumerate(outline.get("figures", []), 1)]
+    spans += [(m["start"], m["end"], f"m{i}") for i, m in enumerate(outline.get("formulas", []), 1)]
+    return _render("speech.html", pieces=_pieces(text, spans, "ol-", css="outline-mark", badges=False),
+                   header="full", record=record, title=record.title, date=record.date)
 
 
 # -- Markdown for copy and export ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The Gradio UI: chat with clickable citations, side-by-side comparison with a topic chart, and the library.
+"""The Gradio UI: chat with clickable citations, side-by-side comparison, the quote check, a topic across the library,
+and the library (each speech with its outline).
 
 ``Handlers`` holds what each event does, over one assistant and its settings; ``build_ui`` lays out the components
 and wires them to it (tests call the handlers directly: tests/test_web_ui.py). Everything shown is built by
@@ -10,9 +11,6 @@ the log.
 from __future__ import annotations
 
 import logging
-import tempfile
-import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -26,16 +24,17 @@ from ingest.store import speech_labels
 from settings import Settings
 from web import render
 from web.errors import friendly_error
+from web.exports import export_file
 from web.feedback import record_feedback
 from web.gradio_guard import LIBRARY_WRITE, upload_folder
 from web.security import LIBRARIAN, refusal_for_writes, require_librarian, role_of
+from web.study_ui import StudyHandlers, topic_tab, verify_tab
 from web.uploads import ingest_uploads, remove_uploaded_source
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
-EXPORTS = Path(tempfile.gettempdir()) / "speeches-exports"
 LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数", "状态"]
 STATE_BAR = 10  # characters of the text bar that shows a speech's vector step in the library table
 UPLOAD_HEADERS = ["文件", "结果", "说明"]
@@ -81,14 +80,7 @@ def _answer_messages(answer: dict) -> list[dict]:
 
 def _export_file(markdown: str) -> str:
     """The conversation as a .md file for the download button (Gradio copies it into its cache)."""
-    EXPORTS.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - 3600
-    for old in EXPORTS.glob("*.md"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    path = EXPORTS / f"讲话助手-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}.md"
-    path.write_text(markdown, encoding="utf-8")
-    return str(path)
+    return export_file(markdown, ".md", f"讲话助手-{datetime.now():%Y%m%d-%H%M%S}")
 
 
 def vector_state(speech) -> str:
@@ -238,23 +230,23 @@ class Handlers:
         return render.compare_column_html(key, record, text, side)
 
     def compare(self, speech_a: str, speech_b: str, topic: str) -> Iterator:
-        """Outputs: column A, column B, the comparison, its Markdown."""
+        """Outputs: column A, column B, the comparison, its Markdown, the comparison's JSON (for the Word export)."""
         if not speech_a or not speech_b or not (topic or "").strip():
-            yield gr.skip(), gr.skip(), render.error_html("请选择两篇讲话，并输入要比较的主题。"), gr.skip()
+            yield gr.skip(), gr.skip(), render.error_html("请选择两篇讲话，并输入要比较的主题。"), gr.skip(), gr.skip()
             return
         replies = None
         try:
             yield self._column("A", None, speech_a), self._column("B", None, speech_b), \
-                render.streaming_html(""), gr.skip()
+                render.streaming_html(""), gr.skip(), None
             result = None
             replies = follow(self.assistant.compare_stream(speech_a, speech_b, topic))
             for reply in replies:
                 if reply.result is None:
-                    yield gr.skip(), gr.skip(), render.streaming_html(reply.showing()), gr.skip()
+                    yield gr.skip(), gr.skip(), render.streaming_html(reply.showing()), gr.skip(), gr.skip()
                 else:
                     result = reply.result.as_json()
         except Exception as error:
-            yield gr.skip(), gr.skip(), render.error_html(self._error(error)), gr.skip()
+            yield gr.skip(), gr.skip(), render.error_html(self._error(error)), gr.skip(), gr.skip()
             return
         finally:
             if replies is not None:
@@ -266,17 +258,7 @@ class Handlers:
         if result["citations"]:
             body += render.sources_html(result["citations"], link="jump", heading="所引段落")
         yield self._column("A", sides["A"], speech_a), self._column("B", sides["B"], speech_b), body, \
-            render.comparison_markdown(result)
-
-    def chart(self, speech_a: str, speech_b: str, topic: str) -> str:
-        if not (topic or "").strip():
-            return ""
-        try:
-            chosen = [s for s in (speech_a, speech_b) if s]
-            return render.topic_chart_html(topic.strip(), self.assistant.topic_strength(topic, chosen=chosen),
-                                           chosen)
-        except Exception as error:
-            return render.error_html(self._error(error))
+            render.comparison_markdown(result), result
 
     # -- library ---------------------------------------------------------------------------------------------
 
@@ -291,15 +273,6 @@ class Handlers:
         except Exception as error:
             return [[p.name, "失败", self._error(error)] for p in paths], None
         return [r.as_row() for r in results], None
-
-    def full_text(self, speech_id: str | None) -> str:
-        if not speech_id:
-            return ""
-        try:
-            record, text = self.store.get_speech(speech_id), self.store.speech_text(speech_id)
-        except Exception as error:
-            return render.error_html(self._error(error))
-        return render.full_text_html(record, text)
 
     def remove_samples(self, confirmed, request: gr.Request) -> str:
         """删除示例讲话 (librarians): every sample speech, at once (the library then never gets them back by itself);
@@ -345,6 +318,7 @@ def _idle() -> tuple:
 
 def build_ui(assistant, settings: Settings) -> gr.Blocks:
     on = Handlers(assistant, settings)
+    study = StudyHandlers(assistant, settings)
 
     # -- layout ----------------------------------------------------------------------------------------------
 
@@ -352,7 +326,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="讲话助手", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# 讲话助手\n就资料库中的讲话提问、比较两篇讲话；每个回答都注明出处。", elem_id="app-title")
         turns = gr.State([])
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("对话", id="chat", elem_id="tab-chat"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
@@ -378,8 +352,11 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                         with gr.Accordion("复制 / 导出（Markdown，含来源）", open=False, elem_id="export"):
                             export_text = gr.Textbox(label="最近一个回答", lines=8, max_lines=16, buttons=["copy"],
                                                      interactive=False, elem_id="export-md")
-                            export_file = gr.DownloadButton("下载整个对话（.md）", interactive=False, size="sm",
-                                                            elem_id="export-download")
+                            with gr.Row():
+                                export_file = gr.DownloadButton("下载整个对话（.md）", interactive=False, size="sm",
+                                                                elem_id="export-download")
+                                export_docx = gr.DownloadButton("下载整个对话（Word）", interactive=False, size="sm",
+                                                                elem_id="export-docx")
                     with gr.Column(scale=2):
                         viewer = gr.HTML(render.viewer_placeholder(), elem_id="passage-viewer", padding=True,
                                          js_on_load=UI_JS + "\nspeechesViewer(element, trigger, watch);")
@@ -396,11 +373,15 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                                        js_on_load=scroll_js)
                     column_b = gr.HTML("", elem_id="compare-b", padding=True, js_on_load=scroll_js)
                 comparison = gr.HTML("", elem_id="comparison", padding=True, js_on_load=None)
-                with gr.Accordion("复制比较结果（Markdown，含来源）", open=False):
-                    # labelled: Gradio draws a textbox's copy button in its label
-                    comparison_text = gr.Textbox(label="比较结果", lines=8, max_lines=16, buttons=["copy"],
+                with gr.Accordion("复制 / 导出比较结果（Markdown、Word，含来源）", open=False,
+                                  elem_id="comparison-export"):
+                    comparison_text = gr.Textbox(show_label=False, lines=8, max_lines=16, buttons=["copy"],
                                                  interactive=False, elem_id="comparison-md")
-                topic_chart = gr.HTML("", elem_id="topic-chart", padding=True, js_on_load=None)
+                    comparison_docx = gr.DownloadButton("下载比较结果（Word）", interactive=False, size="sm",
+                                                        elem_id="comparison-docx")
+                comparison_result = gr.State(None)
+            verify_tab(study, on.open_citation, UI_JS)
+            topic_parts = topic_tab(study, on.open_citation, UI_JS)
             with gr.Tab("资料库", id="library", elem_id="tab-library"):
                 library = gr.Dataframe(headers=LIBRARY_HEADERS, value=[], interactive=False, wrap=True,
                                        elem_id="library-table", max_height=360)
@@ -418,38 +399,53 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                                               visible=False)
                     samples_button = gr.Button("删除示例讲话", scale=1, min_width=120, elem_id="remove-samples",
                                                visible=False)
-                text_view = gr.HTML("", elem_id="full-text", padding=True, js_on_load=None)
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=240):
+                        outline_view = gr.HTML("", elem_id="speech-outline", padding=True,
+                                               js_on_load=UI_JS + "\nspeechesTopicLinks(element, trigger);")
+                    with gr.Column(scale=2):
+                        text_view = gr.HTML("", elem_id="full-text", padding=True,
+                                            js_on_load=UI_JS + "\nspeechesHook();")
 
         library_outputs = [library, speech_filter, year_from, year_to, speech_a, speech_b, picked, samples_button]
         library_inputs = library_outputs[1:7]
 
         ask_io = {"fn": on.ask, "inputs": [question, chatbot, turns, speech_filter, year_from, year_to],
                   "outputs": [chatbot, turns, question, export_text, export_file]}
+        word_io = {"fn": study.conversation_docx, "inputs": turns, "outputs": export_docx}
         answering = []  # while an answer streams, 停止 stands in for 发送 and cancels it (which closes the stream)
         for trigger in (send.click, question.submit):
             asked = trigger(_busy, outputs=[send, stop], queue=False).then(**ask_io)
             asked.then(_idle, outputs=[send, stop], queue=False)
+            asked.then(**word_io)
             answering.append(asked)
         stop.click(on.stopped, inputs=[chatbot, turns], outputs=[chatbot, turns], cancels=answering,
                    queue=False).then(_idle, outputs=[send, stop], queue=False)
         viewer.click(on.open_citation, outputs=viewer)
         chatbot.like(on.feedback, inputs=[turns, chatbot], outputs=None)
-        new_chat.click(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
-        chatbot.clear(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer])
+        new_chat.click(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer]).then(**word_io)
+        chatbot.clear(on.reset, outputs=[chatbot, turns, export_text, question, export_file, viewer]).then(**word_io)
 
         compare_io = {"fn": on.compare, "inputs": [speech_a, speech_b, topic],
-                      "outputs": [column_a, column_b, comparison, comparison_text]}
+                      "outputs": [column_a, column_b, comparison, comparison_text, comparison_result]}
+        compare_word = {"fn": study.comparison_docx, "inputs": comparison_result, "outputs": comparison_docx}
         for trigger in (compare_button.click, topic.submit):
-            trigger(**compare_io).then(on.chart, inputs=[speech_a, speech_b, topic], outputs=topic_chart)
+            trigger(**compare_io).then(**compare_word)
+        # two speeches of a topic into the comparison; a formula of a speech's outline into the topic view
+        topic_parts["compare"].click(study.compare_picked, inputs=[topic_parts["pick"], topic_parts["query"]],
+                                     outputs=[speech_a, speech_b, topic, tabs]
+                                     ).success(**compare_io).then(**compare_word)
+        outline_view.click(study.open_topic, outputs=[tabs, topic_parts["query"]]).success(**topic_parts["show"])
 
         uploader.upload(on.upload, inputs=uploader, outputs=[upload_results, uploader],
                         concurrency_id=LIBRARY_WRITE, concurrency_limit=1
                         ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
-        show_button.click(on.full_text, inputs=picked, outputs=text_view)
-        picked.input(on.full_text, inputs=picked, outputs=text_view)
+        show_button.click(study.overview, inputs=picked, outputs=[outline_view, text_view])
+        picked.input(study.overview, inputs=picked, outputs=[outline_view, text_view])
         delete_button.click(on.delete, inputs=picked, outputs=text_view, concurrency_id=LIBRARY_WRITE,
                             concurrency_limit=1, js=CONFIRM_DELETE
-                            ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs)
+                            ).then(on.refresh_library, inputs=library_inputs, outputs=library_outputs
+                                   ).then(study.clear_outline, outputs=outline_view)
         samples_button.click(on.remove_samples, inputs=samples_button, outputs=text_view,
                              concurrency_id=LIBRARY_WRITE, concurrency_limit=1,
                              js="(label) => confirm('删除全部示例讲话？删除后不会再自动添加。') ? label : null"

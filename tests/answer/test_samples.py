@@ -9,6 +9,7 @@ from conftest import SAMPLES, SEED, FakeEmbeddings, ingest
 
 from answer.service import Assistant
 from ingest.store import open_store, speech_labels
+from study.topic import follow_topic
 
 GROWTH = "今年全市经济增长的预期目标是多少？"  # the sample 2025-city-work-meeting answers it
 SAMPLE = "2025-city-work-meeting"
@@ -42,10 +43,8 @@ def test_once_the_user_has_speeches_samples_answer_only_when_chosen(assistant, s
     mine = next(s.id for s in assistant.store.list_speeches() if not s.is_sample)
     compared = assistant.compare(SAMPLE, mine, "经济增长")
     assert compared.a.speech_id == SAMPLE and compared.a.found  # chosen explicitly: compared
-    chart = {row["speech_id"] for row in assistant.topic_strength("经济增长")}
-    assert not chart & samples and mine in chart
-    with_one = {row["speech_id"] for row in assistant.topic_strength("经济增长", chosen=[SAMPLE, mine])}
-    assert with_one & samples == {SAMPLE}
+    topic = {s.speech_id for s in follow_topic(assistant.retriever, "经济增长").speeches}  # the 主题 view
+    assert topic and not topic & samples  # the samples say most about growth, yet only the user's own are listed
 
 
 def test_one_action_removes_the_samples_for_good(assistant, settings, monkeypatch):

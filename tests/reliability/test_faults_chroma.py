@@ -43,7 +43,9 @@ def test_chroma_server_restart_gives_a_clear_error_then_recovers_without_restart
     for method, path, body in (("post", "/api/ask", QUESTION), ("get", "/api/speeches", None),
                                ("post", "/api/compare", {"speech_a": listed[0]["id"], "speech_b": listed[1]["id"],
                                                          "topic": "生态"}),
-                               ("get", "/api/topic-strength?topic=生态", None)):
+                               ("get", "/api/topic?topic=生态", None),
+                               ("post", "/api/verify", {"text": "“今年全市经济增长的预期目标是5%左右”"}),
+                               ("get", f"/api/speeches/{listed[0]['id']}/outline", None)):
         down = client.request(method, path, json=body)
         assert down.status_code == 503, (path, down.text)
         assert down.json()["error"] == "资料库暂时无法使用，请稍后再试。"  # the server's URL goes to the log

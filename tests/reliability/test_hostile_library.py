@@ -52,7 +52,10 @@ def test_hostile_requests_and_uploads_are_refused_and_nothing_stored_is_lost(tmp
         ("post", "/api/compare", {"json": {"speech_a": some_id, "speech_b": "x", "topic": "主" * 5000}}, 400),
         ("get", "/api/speeches/..%2F..%2Fetc%2Fpasswd", {}, 404),
         ("get", "/api/speeches/" + "x" * 5000, {}, 404),
-        ("get", "/api/topic-strength?topic=", {}, 400),
+        ("get", "/api/topic?topic=", {}, 400),
+        ("post", "/api/verify", {"json": {"text": "\u200b"}}, 400),
+        ("post", "/api/export/docx", {"json": {"sentences": "x"}}, 400),
+        ("get", "/api/speeches/nope/outline", {}, 404),
         ("post", "/api/feedback", {"json": {"vote": "maybe", "answer": {}}}, 400),
     ]
     for method, path, kwargs, status in bad_requests:

@@ -86,7 +86,7 @@ def test_nonsense_is_a_400_naming_what_was_wrong(url, case):
         assert_refused(httpx.post(f"{url}{path}", json=body, timeout=60), 400, words)
 
 
-def test_compare_topic_strength_and_feedback_refuse_the_same_way(url, speech_id):
+def test_compare_topic_verify_export_and_feedback_refuse_the_same_way(url, speech_id):
     other = "nope"
     for body, words in [({"speech_a": speech_id, "speech_b": other, "topic": "\u200b"}, "请输入主题"),
                         ({"speech_a": speech_id, "speech_b": other, "topic": "生态", "extra": 1}, "extra"),
@@ -95,8 +95,15 @@ def test_compare_topic_strength_and_feedback_refuse_the_same_way(url, speech_id)
     surrogate = b'{"speech_a": "x", "speech_b": "y", "topic": "\\udc00"}'
     assert_refused(httpx.post(f"{url}/api/compare", content=surrogate, headers={"Content-Type": "application/json"},
                               timeout=60), 400, "topic 里有无效的字符")
-    assert_refused(httpx.get(f"{url}/api/topic-strength", params={"topic": "\u200b\u2060"}, timeout=60), 400,
-                   "请输入主题")
+    assert_refused(httpx.get(f"{url}/api/topic", params={"topic": "\u200b\u2060"}, timeout=60), 400, "请输入主题")
+    assert_refused(httpx.post(f"{url}/api/verify", json={"text": "\u3000\u200b"}, timeout=60), 400,
+                   "请输入待核对的文字")
+    assert_refused(httpx.post(f"{url}/api/verify", json={"text": "“引文”", "speech_ids": []}, timeout=60), 400,
+                   "speech_ids")
+    assert_refused(httpx.post(f"{url}/api/export/docx", json={"topic": "x"}, timeout=60), 400,
+                   "请求体不是可导出的结果")
+    assert_refused(httpx.post(f"{url}/api/export/docx", json={"sentences": [{"text": "x", "status": "maybe"}]},
+                              timeout=60), 400, "status")
     assert_refused(httpx.post(f"{url}/api/feedback", json={"vote": "up", "answer": {}, "user": "x"}, timeout=60),
                    400, "user")
 
@@ -118,7 +125,9 @@ def test_the_openapi_schema_lists_only_responses_the_api_sends(url):
             "/api/compare": {"200", "400", "404", "413", "503"},
             "/api/compare/stream": {"200", "400", "404", "413", "503"},
             "/api/speeches": {"200", "503"}, "/api/speeches/{speech_id}": {"200", "404", "503"},
-            "/api/topic-strength": {"200", "400", "503"}, "/api/feedback": {"200", "400", "413"}}
+            "/api/feedback": {"200", "400", "413"}, "/api/verify": {"200", "400", "413", "503"},
+            "/api/topic": {"200", "400", "503"}, "/api/speeches/{speech_id}/outline": {"200", "404", "503"},
+            "/api/export/docx": {"200", "400", "413"}}
     documented = {path: set(op["responses"]) for path, ops in spec["paths"].items() for op in ops.values()}
     assert documented == sent
     assert "HTTPValidationError" not in spec["components"]["schemas"]

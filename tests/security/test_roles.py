@@ -51,8 +51,8 @@ def _write_attempts(app, headers: dict, received_path: str, speech_id: str) -> l
         ("queue/join upload", queue_join(app.url, headers, upload_id, uploaded).status_code),
         ("queue/join delete", queue_join(app.url, headers, delete_id, [speech_id]).status_code),
     ]
-    for route, fn, data in (("run/delete", delete_id, [speech_id]), ("run/full_text", delete_id, [speech_id]),
-                            ("api/full_text", upload_id, uploaded)):
+    for route, fn, data in (("run/delete", delete_id, [speech_id]), ("run/overview", delete_id, [speech_id]),
+                            ("api/overview", upload_id, uploaded)):
         response = httpx.post(f"{app.url}/gradio_api/{route}", headers=headers, json={"data": data, "fn_index": fn},
                               timeout=60)
         attempts.append((f"{route} fn_index={fn}", response.status_code))

@@ -81,7 +81,7 @@ def test_every_file_event_refuses_a_server_path_on_every_route(open_app, secret)
         joined = queue_join(open_app.url, {}, dep["id"], data)
         assert joined.status_code == 403, (dep["api_name"], joined.status_code, joined.text)
         # run/ and api/ take the event from the body's fn_index, whatever name the URL carries
-        for route in (f"run/{dep['api_name']}", "api/full_text"):
+        for route in (f"run/{dep['api_name']}", "api/overview"):
             direct = httpx.post(f"{open_app.url}/gradio_api/{route}", json={"data": data, "fn_index": dep["id"]},
                                 timeout=60)
             assert direct.status_code == 403, (route, direct.status_code, direct.text)
