@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.pipeline import IngestReport, Ingestor, Progress
-from ingest.store import SpeechStore, StoreError
+from ingest.store import SpeechStore, StoreError, StoreUnavailable
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -351,6 +351,8 @@ class VectorWorker:
         try:
             self.store.embed_vectors(speech.id, locked=self._locked, progress=lambda n: self._notify(),
                                      stop=self._closing.is_set)
+        except StoreUnavailable:
+            raise  # passing: _run tries again later
         except StoreError as error:  # this speech's record is damaged: the others go on
             log.error("cannot embed speech %s: %s", speech.id, error)
             self._failed.add((speech.id, speech.version))

@@ -197,3 +197,28 @@ def test_a_cli_run_embeds_what_an_earlier_run_left(store, settings, tmp_path):
     second = LibraryWriter(store, settings).apply(WriteRequest(paths=[str(folder / "report.txt")]))
     assert second.added and not second.vectors_left
     assert all(s.state == COMPLETE for s in store.list_speeches())
+
+
+def test_the_worker_tries_again_after_a_failure(store, settings, tmp_path, fake_embeddings, monkeypatch):
+    from ingest.writer import VectorWorker
+
+    monkeypatch.setattr(VectorWorker, "RETRY_S", 0.1)
+    calls = []
+    real = fake_embeddings.embed_documents
+
+    def flaky(texts):
+        calls.append(len(texts))
+        if len(calls) == 1:
+            raise RuntimeError("the model failed once")
+        return real(texts)
+
+    monkeypatch.setattr(fake_embeddings, "embed_documents", flaky)
+    folder = tmp_path / "speeches"
+    shutil.copytree(SAMPLES, folder)
+    writer = LibraryWriter(store, settings, background=True)
+    try:
+        report = writer.apply(WriteRequest(paths=[str(folder)]), stop=None)
+        assert not report.vectors_left and len(calls) > 1
+        assert all(s.state == COMPLETE for s in store.list_speeches())
+    finally:
+        writer.close()

@@ -142,6 +142,41 @@ def test_no_wait_returns_once_keyword_ready_and_the_app_embeds_behind(app, tmp_p
     assert process.poll() is None
 
 
+def test_an_app_killed_in_the_vector_step_resumes_it_when_it_starts_again(tmp_path):
+    data_dir = tmp_path / "data"
+    log = tmp_path / "app.log"
+    process, url = start_app(data_dir, log)
+    try:
+        shutil.copy(PROVINCIAL / "吉林省.txt", tmp_path / "jilin.txt")
+        assert run_cli(data_dir, "--no-wait", str(tmp_path / "jilin.txt")).returncode == 0
+        deadline = time.monotonic() + 300
+        while True:
+            listed = {s["id"]: s for s in httpx.get(f"{url}/api/speeches", timeout=30).json()}
+            if listed["jilin"]["vectors"] > 0:
+                break
+            assert time.monotonic() < deadline, listed["jilin"]
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        stop(process)
+    listing = run_cli(data_dir, "--list")
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("jilin "))
+    assert " vectors " in row, listing.stdout  # half-embedded: n of m
+
+    process, url = start_app(data_dir, log)
+    try:
+        answered = ask(url, "红旗汽车产销量增长了多少？", speech_ids=["jilin"])  # by keywords meanwhile
+        assert answered["found"] and answered["citations"][0]["speech_id"] == "jilin"
+        deadline = time.monotonic() + 300
+        while (jilin := next(s for s in httpx.get(f"{url}/api/speeches", timeout=30).json()
+                             if s["id"] == "jilin"))["state"] != "complete":
+            assert time.monotonic() < deadline, f"the restarted app did not finish the vectors: {jilin}"
+            time.sleep(1)
+    finally:
+        stop(process)
+
+
 def test_the_local_write_route_needs_the_secret_and_a_local_connection(app):
     import json
 
