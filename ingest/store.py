@@ -630,8 +630,9 @@ class SpeechStore:
         """Embed the passages of ``speech_id`` not yet embedded, ``batch`` at a time, from where a previous run
         stopped. Each batch is embedded outside ``locked()`` (the writer's lock: other writes go on meanwhile) and
         written under it with the record's count, after checking the record still holds the version embedded.
-        True when the speech's vectors are complete; False when ``stop()`` said so or the speech was replaced or
-        deleted meanwhile (its new version has its own turn)."""
+        True when the speech's vectors are complete; False when ``stop()`` said so or the record changed meanwhile
+        (replaced, deleted, its count reset by --reindex or moved on by another process): call again to go on from
+        what the record says then."""
         got = self._speeches.get(ids=[speech_id], include=["metadatas", "documents"])
         if not got["ids"] or not got["metadatas"][0].get("version"):
             return False
@@ -649,8 +650,9 @@ class SpeechStore:
             part = passages[start : start + batch]
             vectors = self._embeddings.embed_documents([embedding_text(speech, p) for p in part])
             with locked():
-                if self.current_versions([speech_id]).get(speech_id) != record.version:
-                    return False  # replaced or deleted while this batch was embedded
+                now = self._speeches.get(ids=[speech_id], include=["metadatas"])["metadatas"]
+                if not now or now[0].get("version") != record.version or now[0].get("vectors", -1) != start:
+                    return False  # replaced, deleted or re-embedded (--reindex, another worker) meanwhile
                 self._passages.upsert(
                     ids=[passage_id(speech_id, record.version, p.order) for p in part],
                     documents=[p.text for p in part],

@@ -303,6 +303,7 @@ class VectorWorker:
     writer's lock, held only while a batch is written."""
 
     RETRY_S = 5.0  # after a failure (Chroma unreachable, the model failing): try again this much later
+    LOOK_S = 30.0  # idle, it looks for work this often too: on a Chroma server other processes write
 
     def __init__(self, store: SpeechStore, locked: Callable[[], contextlib.AbstractContextManager]) -> None:
         self.store = store
@@ -331,7 +332,7 @@ class VectorWorker:
 
     def _run(self) -> None:
         while not self._closing.is_set():
-            self._wake.wait()
+            self._wake.wait(self.LOOK_S)
             self._wake.clear()
             try:
                 while not self._closing.is_set() and self._embed_next():

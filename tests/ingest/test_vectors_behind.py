@@ -222,3 +222,20 @@ def test_the_worker_tries_again_after_a_failure(store, settings, tmp_path, fake_
         assert all(s.state == COMPLETE for s in store.list_speeches())
     finally:
         writer.close()
+
+
+def test_a_vector_batch_is_not_counted_when_the_count_was_reset_meanwhile(store, settings, report_id):
+    """--reindex (or another process) reset the record's count while a batch was embedded: the batch must not
+    claim passages the new collection does not hold."""
+    calls = []
+
+    def locked():
+        calls.append(1)
+        if len(calls) == 2:  # the second batch: the count goes back to 0, as a re-put of the same version does
+            store._speeches.update(ids=[report_id], metadatas=[{"vectors": 0}])
+        return threading.Lock()
+
+    assert not store.embed_vectors(report_id, batch=4, locked=locked)
+    assert only(store, report_id).vectors == 0
+    assert store.embed_vectors(report_id, batch=4)  # the next call goes on from what the record says
+    assert only(store, report_id).state == COMPLETE
