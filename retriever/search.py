@@ -141,7 +141,7 @@ class Retriever:
         self.store = store
         self.settings = settings
         self.keyword = keyword or KeywordIndex.open(settings.data_dir / "keyword")
-        self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str]] | None = None
+        self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str], dict[str, str], frozenset[str]] | None = None
         self._vectors = _VectorCache(VECTOR_CACHE_BYTES)
         self._library_lock = threading.Lock()
 
@@ -178,13 +178,13 @@ class Retriever:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
-        speeches, current, ready = self._library()
+        speeches, current, ready, waiting = self._library()
         allowed = None if filters.is_empty() else filters.allowed(speeches)
         if allowed is not None and not allowed:
             return Retrieval(question, [], 0.0, False, mode)
         depth = max(self.settings.retrieval_depth, DEPTH_PER_PASSAGE * k)
         # speeches whose vectors are not complete yet (keywords first, ingest/store.py): searched by keywords only
-        unready = set(current) - set(ready) if allowed is None else allowed - set(ready)
+        unready = waiting if allowed is None else allowed & waiting
 
         vector = self.store.embed_query(question) if mode != "keyword" else None
         dense = self._dense(vector, depth, allowed, speeches, ready) if vector is not None else []
@@ -228,16 +228,16 @@ class Retriever:
                 if candidate.speech_id not in found:
                     found.append(candidate.speech_id)
         picked = [replace(p, also_in=tuple(copies.get(p.passage_id, ()))) for p in picked]
-        best_cosine = max((score for pid, score in dense if _speech_of(pid) not in unready), default=None)
+        best_cosine = max((score for _, score in dense), default=None)
         if vector is not None and unready:
             best_cosine = self._stand_in_cosine(vector, picked[:RELEVANCE_TOP], unready, best_cosine)
         relevance = self._relevance(question, picked, best_cosine)
         return Retrieval(question, picked, relevance, relevance >= self.settings.relevance_threshold, mode)
 
-    def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str], dict[str, str]]:
-        """Speech id -> record, -> current version, and -> current version for those whose vectors are complete,
-        rebuilt only when the library's generation changes (by one thread; the others wait for it rather than list
-        the library too)."""
+    def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str], dict[str, str], frozenset[str]]:
+        """Speech id -> record, -> current version, -> current version of those whose vectors are complete, and the
+        ids of the others, rebuilt only when the library's generation changes (by one thread; the others wait for
+        it rather than list the library too)."""
         generation = self.store.generation()
         cached = self._cached
         if cached is None or cached[0] != generation or not generation:
@@ -246,8 +246,9 @@ class Retriever:
                 if cached is None or cached[0] != generation or not generation:
                     listed = self.store.list_speeches()
                     cached = self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed},
-                                             {s.id: s.version for s in listed if s.vectors_complete})
-        return cached[1], cached[2], cached[3]
+                                             {s.id: s.version for s in listed if s.vectors_complete},
+                                             frozenset(s.id for s in listed if not s.vectors_complete))
+        return cached[1], cached[2], cached[3], cached[4]
 
     def _stand_in_cosine(self, vector: Sequence[float], top: list[RetrievedPassage], unready: set[str],
                          best: float | None) -> float | None:
@@ -278,7 +279,7 @@ class Retriever:
             return []
         if allowed is None:
             return self._dense_chroma(vector, depth, None, current)
-        allowed = allowed & set(current)
+        allowed = {s for s in allowed if s in current}
         if not allowed:
             return []
         chosen = [speeches[s] for s in sorted(allowed)]
