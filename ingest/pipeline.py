@@ -53,8 +53,10 @@ class IngestReport:
         lines += [f"DUPLICATE {path}: the same text as the stored speech {owner}" for path, owner in self.duplicates]
         lines += [f"FAILED {path}: {reason}" for path, reason in self.failed]
         if self.vectors_left:
-            lines.append(f"{len(self.vectors_left)} speeches are answerable by keywords and wait for their vectors "
-                         "(the app embeds them behind, or the next python -m ingest; see --list)")
+            n = len(self.vectors_left)
+            lines.append(f"{n} {'speech is' if n == 1 else 'speeches are'} answerable by keywords and wait"
+                         f"{'s' if n == 1 else ''} for vectors (the app embeds them behind, or the next python -m "
+                         "ingest; see --list)")
         if self.stopped:
             lines.append("STOPPED before the end; run it again to finish")
         return "\n".join(lines)

@@ -176,7 +176,7 @@ def test_the_writer_in_the_app_embeds_behind_and_the_cli_waits(store, settings, 
 
         report = writer.apply(WriteRequest(paths=[str(folder)], wait=False))
         assert len(report.added) == 3 and sorted(report.vectors_left) == sorted(report.added)
-        assert "wait for their vectors" in report.summary()
+        assert "3 speeches are answerable by keywords and wait for vectors" in report.summary()
         assert writer.vectors.wait(report.added, Seen(), timeout=120)
         assert all(s.state == COMPLETE for s in store.list_speeches())
         vectors = [v for kind, v in seen if kind == "vectors"]

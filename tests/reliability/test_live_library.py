@@ -116,7 +116,7 @@ def test_no_wait_returns_once_keyword_ready_and_the_app_embeds_behind(app, tmp_p
     shutil.copy(PROVINCIAL / "吉林省.txt", folder / "jilin.txt")
     added = run_cli(data_dir, "--no-wait", str(folder))
     assert added.returncode == 0 and "added 1" in added.stdout, added.stdout + added.stderr
-    assert "wait for their vectors" in added.stdout
+    assert "1 speech is answerable by keywords and waits for vectors" in added.stdout
 
     def state() -> dict:
         listed = httpx.get(f"{url}/api/speeches", headers=AUTH, timeout=30).json()
