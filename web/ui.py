@@ -375,7 +375,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 comparison = gr.HTML("", elem_id="comparison", padding=True, js_on_load=None)
                 with gr.Accordion("复制 / 导出比较结果（Markdown、Word，含来源）", open=False,
                                   elem_id="comparison-export"):
-                    comparison_text = gr.Textbox(show_label=False, lines=8, max_lines=16, buttons=["copy"],
+                    # labelled: Gradio draws a textbox's copy button in its label
+                    comparison_text = gr.Textbox(label="比较结果", lines=8, max_lines=16, buttons=["copy"],
                                                  interactive=False, elem_id="comparison-md")
                     comparison_docx = gr.DownloadButton("下载比较结果（Word）", interactive=False, size="sm",
                                                         elem_id="comparison-docx")
