@@ -20,7 +20,9 @@ half-way resumes from the record's count (``speeches_to_embed``).
 Listing the speeches costs a scan of every record (tens of ms at a few hundred speeches), too much for every
 question. So every write also stores a new *generation* in a one-record ``library`` collection, after its commit;
 ``list_speeches()`` reads that record (about 1 ms) and serves its last listing while the generation is unchanged.
-This works across processes sharing a Chroma server: each one sees the others' generations.
+This works across processes sharing a Chroma server: each one sees the others' generations. A batch of the vector
+step changes no answer: it moves a progress token beside the generation instead (``listing_token``), which the
+listing follows, and only a speech's last batch changes the generation.
 
 This module is the library's one boundary: nothing outside it touches a Chroma collection or knows the passage id
 format (``passage_id``/``split_passage_id``). The operations its users need are methods of ``SpeechStore``: the
@@ -61,7 +63,8 @@ log = logging.getLogger(__name__)
 
 SPEECHES = "speeches"
 PASSAGES = "passages"
-LIBRARY = "library"  # one record: the library's generation, changed by every write
+LIBRARY = "library"  # one record: the library's generation, changed by every write (and one: the vectors' progress)
+_PROGRESS = "progress"
 _NO_VECTOR = [1.0]
 EF_SEARCH = 256  # HNSW search breadth of the passages collection: recall against exact search, docs/retrieval.md
 # Chroma keeps every write in a log until the collection's HNSW index is next saved (every ``sync_threshold`` writes,
@@ -426,11 +429,19 @@ class SpeechStore:
         return self._passages.count()
 
     def generation(self) -> str:
+        """Changed by every write of what a speech is (added, replaced, deleted, its vectors complete)."""
         got = self._library.get(ids=["state"], include=["metadatas"])
         return got["metadatas"][0]["generation"] if got["ids"] else ""
 
+    def listing_token(self) -> str:
+        """The generation and the vector step's progress: changed by every write of the listing, each batch of
+        vectors too (which changes no answer, so ``generation`` stays)."""
+        got = self._library.get(ids=["state", _PROGRESS], include=["metadatas"])
+        values = {i: m.get("generation") or m.get("token", "") for i, m in zip(got["ids"], got["metadatas"])}
+        return f"{values.get('state', '')}|{values.get(_PROGRESS, '')}" if values.get("state") else ""
+
     def list_speeches(self) -> list[StoredSpeech]:
-        generation = self.generation()  # read before listing: a write that lands meanwhile bumps it again
+        generation = self.listing_token()  # read before listing: a write that lands meanwhile changes it again
         if self._listing is not None and self._listing[0] == generation and generation:
             return list(self._listing[1])
         records: dict[str, StoredSpeech] = {}
@@ -448,6 +459,9 @@ class SpeechStore:
 
     def _bump(self) -> None:
         self._library.upsert(ids=["state"], embeddings=[_NO_VECTOR], metadatas=[{"generation": uuid.uuid4().hex}])
+
+    def _note_progress(self) -> None:
+        self._library.upsert(ids=[_PROGRESS], embeddings=[_NO_VECTOR], metadatas=[{"token": uuid.uuid4().hex}])
 
     def text_owners(self) -> dict[str, str]:
         """sha256 of a speech's normalised text -> the id of the (first listed) speech holding that text. Records
@@ -662,7 +676,7 @@ class SpeechStore:
                 done = start + len(part)
                 finished = {"embedding": None, "spans": None} if done >= record.passages else {}
                 self._speeches.update(ids=[speech_id], metadatas=[{"vectors": done, **finished}])
-                self._bump()
+                (self._bump if finished else self._note_progress)()  # complete: dense search may use it
             progress(len(part))
         return True
 

@@ -129,16 +129,20 @@ class Handlers:
 
     def refresh_if_changed(self, seen: str, filter_value=None, low=None, high=None, a=None, b=None, picked=None,
                            request: gr.Request = None) -> tuple:
-        """Every few seconds (a timer on the page): the library's generation as this page last saw it, then the
+        """Every few seconds (a timer on the page): the library's listing token as this page last saw it, then the
         lists as ``refresh_library`` gives them, only when another tab, an upload or ``python -m ingest`` changed
-        the library meanwhile (else nothing is sent). Outputs: the generation, then ``refresh_library``'s."""
+        the library meanwhile (else nothing is sent); when only the vector step moved on, the table alone (an open
+        dropdown is left alone). Outputs: the token, then ``refresh_library``'s."""
         try:
-            now = self.store.generation()
+            now = self.store.listing_token()
         except Exception:  # the library is down: the lists stay as they are, a question says why
             now = seen
         if now == seen:
             return (gr.skip(),) * 9
-        return (now, *self.refresh_library(filter_value, low, high, a, b, picked, request))
+        lists = self.refresh_library(filter_value, low, high, a, b, picked, request)
+        if now.split("|")[0] == (seen or "").split("|")[0]:
+            return (now, lists[0], *(gr.skip(),) * (len(lists) - 1))
+        return (now, *lists)
 
     # -- chat ------------------------------------------------------------------------------------------------
 
