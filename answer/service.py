@@ -128,12 +128,13 @@ class LLMQueue:
 
 class Assistant:
     def __init__(self, settings: Settings, *, store: SpeechStore | None = None, retriever: Retriever | None = None,
-                 llm=_UNSET) -> None:
+                 llm=_UNSET, background_vectors: bool = False) -> None:
         self.settings = settings
         self.language = settings.language
         self.store = store or open_store(settings)
         self.retriever = retriever or Retriever(self.store, settings)
-        self.writer = LibraryWriter(self.store, settings)  # this process's writes, one at a time
+        # this process's writes, one at a time; ``background_vectors``: embedded behind (the app, ingest/writer.py)
+        self.writer = LibraryWriter(self.store, settings, background=background_vectors)
         self._llm = llm
         self._load_lock = threading.Lock()
         # the in-process model answers one request at a time: queue here, where the wait can be shown and is not

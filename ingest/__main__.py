@@ -1,4 +1,8 @@
-"""python -m ingest PATH... [--prune] [--reindex] [--remove-samples] | python -m ingest --list [--json]
+"""python -m ingest PATH... [--prune] [--reindex] [--remove-samples] [--no-wait] | python -m ingest --list [--json]
+
+Each speech is stored keyword-ready first (answerable at once), then its passages are embedded; the run waits for
+the vectors with a progress bar, and also embeds what earlier runs left. ``--no-wait`` returns after the keyword
+step: the running app embeds them behind (or, with no app, the app when it starts, or the next run).
 
 Exit status: 0 when every file was stored (a duplicate counts as stored: its speech is there), 1 when some failed
 (the others are stored), 2 on a usage or configuration error.
@@ -32,8 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--remove-samples", action="store_true", help="remove the sample speeches (示例)")
     parser.add_argument("--list", action="store_true", help="list the stored speeches and exit")
     parser.add_argument("--json", action="store_true", help="with --list: print JSON")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="return once the speeches are keyword-ready; their vectors are embedded behind")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
+
+
+def vector_state(speech) -> str:
+    """A speech's state as the listings say it: keyword, vectors n/m, complete."""
+    from ingest.store import VECTORS
+
+    return f"{VECTORS} {speech.vectors}/{speech.passages}" if speech.state == VECTORS else speech.state
 
 
 def print_speeches(speeches, as_json: bool) -> None:
@@ -42,12 +55,15 @@ def print_speeches(speeches, as_json: bool) -> None:
     if as_json:
         print(json.dumps(listing_json(speeches), ensure_ascii=False, indent=2))
         return
-    rows = [(s.id, s.date or "-", str(s.passages), str(s.characters), s.title) for s in speeches]
-    heads = ("id", "date", "passages", "chars", "title")
-    widths = [max(display_width(r[i]) for r in [heads, *rows]) for i in range(4)]
+    rows = [(s.id, s.date or "-", str(s.passages), str(s.characters), vector_state(s), s.title) for s in speeches]
+    heads = ("id", "date", "passages", "chars", "state", "title")
+    widths = [max(display_width(r[i]) for r in [heads, *rows]) for i in range(5)]
     for row in [heads, *rows]:
-        print(" ".join((pad(cell, widths[i], right=i >= 2) for i, cell in enumerate(row[:4]))) + "  " + row[4])
-    print(f"{len(speeches)} speeches")
+        print(" ".join((pad(cell, widths[i], right=i in (2, 3)) for i, cell in enumerate(row[:5]))) + "  " + row[5])
+    waiting = [s for s in speeches if not s.vectors_complete]
+    left = sum(s.passages - s.vectors for s in waiting)
+    print(f"{len(speeches)} speeches" + (f"; {len(waiting)} waiting for vectors ({left} passages to embed)"
+                                          if waiting else ""))
 
 
 def _say(text: str) -> None:
@@ -95,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--list takes no paths and no --prune/--reindex/--remove-samples")
     if args.json and not args.list:
         parser.error("--json goes with --list")
+    if args.no_wait and not writes:
+        parser.error("--no-wait goes with a write (PATH, --prune, --reindex, --remove-samples)")
     if not (args.list or writes):
         parser.error("give one or more PATHs, or --list, --prune, --reindex or --remove-samples")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -112,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print_speeches(open_store(settings).list_speeches(), args.json)
             return 0
         request = WriteRequest(paths=[str(p.absolute()) for p in args.paths], prune=args.prune,
-                               reindex=args.reindex, remove_samples=args.remove_samples)
+                               reindex=args.reindex, remove_samples=args.remove_samples, wait=not args.no_wait)
         report = run_write(settings, request, Progress() if args.quiet else BarProgress())
     except (StoreError, EmbeddingConfigError, HandOffError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

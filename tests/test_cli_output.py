@@ -27,6 +27,27 @@ def test_list_aligns_its_columns_whatever_the_script_of_the_ids(capsys):
     assert len({display_width(line) for line in lines[1:]}) == 1
 
 
+def test_list_shows_each_speechs_state_and_the_work_left(capsys):
+    """Keywords first: keyword, vectors n/m, complete, and how many passages are still to embed."""
+    from ingest.__main__ import print_speeches
+    from ingest.store import StoredSpeech
+
+    def speech(sid: str, vectors: int) -> StoredSpeech:
+        return StoredSpeech(sid, "标题", None, None, None, None, "", 12, 3456, "v", "", "", {}, "300/80",
+                            vectors=vectors)
+
+    print_speeches([speech("new", 0), speech("half", 5), speech("old", -1)], as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    state = {line.split()[0]: line.split()[4:-1] for line in lines[1:4]}
+    assert state == {"new": ["keyword"], "half": ["vectors", "5/12"], "old": ["complete"]}, lines
+    assert lines[-1] == "3 speeches; 2 waiting for vectors (19 passages to embed)"
+    print_speeches([speech("new", 0)], as_json=True)
+    import json
+
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["state"] == "keyword" and listed["vectors"] == 0 and listed["passages"] == 12
+
+
 def _stream(pieces: list[str], final: str):
     for piece in pieces:
         yield Delta(piece)

@@ -55,7 +55,7 @@ def test_some_files_failing_exits_1_and_names_each_file(tmp_path):
     assert "added 1" in done.stdout
 
 
-@pytest.mark.parametrize("args", [[], ["--json"], ["--list", "x.txt"]])
+@pytest.mark.parametrize("args", [[], ["--json"], ["--list", "x.txt"], ["--list", "--no-wait"]])
 def test_usage_errors_exit_2(tmp_path, args):
     done = run_ingest(tmp_path, *args)
     assert done.returncode == 2 and "usage" in done.stderr

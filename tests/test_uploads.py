@@ -97,8 +97,28 @@ def test_at_start_a_killed_uploads_leftovers_are_finished_or_dropped(on, setting
 def test_an_open_page_s_lists_follow_the_library(on, settings, tmp_path):
     """The page's timer asks every few seconds; only a changed library sends new lists (issue 12, item 1)."""
     seen, table, *_ = on.refresh_if_changed("")
-    assert seen == on.store.generation() and len(table["value"]) == 3
+    assert seen == on.store.listing_token() and len(table["value"]) == 3
     assert all(isinstance(output, type(gr.skip())) for output in on.refresh_if_changed(seen))
     ingest(on.store, settings, SEED)  # another process (python -m ingest) or another tab
     now, table, speech_filter, *_ = on.refresh_if_changed(seen)
     assert now != seen and len(table["value"]) == 5 and len(speech_filter["choices"]) == 5
+
+
+def test_an_open_page_follows_the_vector_step_in_its_table_alone(on, settings, tmp_path):
+    """Keywords first: each batch of vectors moves the table's bar; the dropdowns are left alone until the
+    speech is complete (a list refreshed every few seconds for hours would close a dropdown being used)."""
+    from ingest.pipeline import Ingestor
+
+    (added,) = Ingestor(on.store, settings, progress=False, embed=False).run([SEED / "002_d5a8c33760b2f744.txt"]).added
+    seen, table, *_ = on.refresh_if_changed("")
+    generation = on.store.generation()
+    assert not on.store.embed_vectors(added, batch=4, stop=iter([False, True]).__next__)
+    assert on.store.generation() == generation  # a batch changes no answer
+    now, table, *rest = on.refresh_if_changed(seen)
+    assert now != seen and all(isinstance(output, type(gr.skip())) for output in rest)
+    passages = on.store.get_speech(added).passages
+    assert next(row for row in table["value"] if row[0] == added)[-1].endswith(f" 4/{passages}")
+    assert on.store.embed_vectors(added)
+    assert on.store.generation() != generation  # complete: dense search may use it
+    final, table, speech_filter, *_ = on.refresh_if_changed(now)
+    assert next(row for row in table["value"] if row[0] == added)[-1] == "完成" and "choices" in speech_filter

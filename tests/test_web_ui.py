@@ -246,3 +246,16 @@ def test_refresh_keeps_the_selections_that_still_exist(on, assistant):
     assert speech_filter["value"] == [CITY] and (a["value"], b["value"], picked["value"]) == (None, CITY, None)
     assert (low["value"], high["value"], low["choices"]) == (None, "2025", ["2025"])
     assert len(TEXTS[CITY]) == table["value"][0][4]
+
+
+def test_the_library_table_shows_each_speechs_state(on, assistant):
+    """Keywords first: a speech whose vectors are being embedded shows a bar and its count, then 完成."""
+    from dataclasses import replace
+
+    assistant.store.records[CITY] = replace(assistant.store.records[CITY], vectors=1)
+    table, *_ = on.refresh_library()
+    rows = {row[0]: row for row in table["value"]}
+    total = assistant.store.records[CITY].passages
+    assert rows[CITY][-1].startswith("可关键词检索") and rows[CITY][-1].endswith(f"1/{total}"), rows[CITY]
+    assert "█" in rows[CITY][-1] or total > 20
+    assert all(row[-1] == "完成" for sid, row in rows.items() if sid != CITY)

@@ -133,6 +133,10 @@ class SpeechOut(BaseModel):
     ingested_at: str
     extra: dict[str, str] = Field(description="Other metadata; sample: \"true\" marks the sample speeches (示例)")
     label: str = Field(description="How lists name it: title and date, plus the id where those repeat")
+    vectors: int = Field(description="Passages embedded so far (of passages): dense search uses the speech once "
+                                     "all are; keyword search from the moment it is stored")
+    state: str = Field(description="keyword (answerable by keywords, no vector yet), vectors (being embedded) or "
+                                   "complete")
 
 
 class SpeechTextOut(BaseModel):

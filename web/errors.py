@@ -38,7 +38,7 @@ MESSAGES = {
         "request": "请求有误：{problems}。",
         "question": "问题",
         "topic": "主题",
-        "draft": "待核对的文字",
+        "text to check": "待核对的文字",
         "no_sentence": "{what}里没有可核对的句子（至少 {length} 字）。",
         # a field of an API request, and what is wrong with it
         "field_missing": "缺少 {field}",
@@ -94,7 +94,7 @@ MESSAGES = {
         "request": "Bad request: {problems}.",
         "question": "question",
         "topic": "topic",
-        "draft": "text to check",
+        "text to check": "text to check",
         "no_sentence": "The {what} holds no sentence of at least {length} characters to check.",
         "field_missing": "{field} is missing",
         "field_json": "the body is not valid JSON",
@@ -176,7 +176,7 @@ def friendly_error(error: BaseException, language: str = "zh") -> tuple[int, str
 def _bad_input(error: BadInput, language: str) -> str:
     values = dict(error.values)
     if "what" in values:
-        if values["what"] in ("question", "topic", "draft"):
+        if values["what"] in ("question", "topic", "text to check"):
             values["what"] = phrase(language, values["what"])
     if error.key == "history":
         values["number"] = int(values.get("index", 0)) + 1

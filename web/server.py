@@ -118,8 +118,9 @@ def serve(settings: Settings, store=None, claim=None) -> None:
     from web.local_writer import LocalWriterGate, local_url
     from web.uploads import recover_uploads
 
-    assistant = Assistant(settings, store=store)
+    assistant = Assistant(settings, store=store, background_vectors=True)
     recover_uploads(assistant.store, settings.data_dir)  # what a killed upload left behind
+    assistant.writer.vectors.kick()  # the vectors a killed process left behind
     secret = secrets.token_urlsafe(32)
     app = LocalWriterGate(create_app(settings, assistant), assistant.writer, secret, settings)
     root = settings.root_path.rstrip("/")
@@ -132,6 +133,7 @@ def serve(settings: Settings, store=None, claim=None) -> None:
 
         async def shutdown(self, sockets=None) -> None:
             await super().shutdown(sockets)
+            assistant.writer.close()  # after the batch under way: its write is whole or not begun
             if claim is not None:  # now: uvicorn re-raises SIGTERM after this, which ends the process at once
                 claim.release()
 

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
-LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数"]
+LIBRARY_HEADERS = ["编号", "标题", "日期", "段落数", "字数", "状态"]
+STATE_BAR = 10  # characters of the text bar that shows a speech's vector step in the library table
 SAVED_TURNS = 20  # answered turns a browser keeps across a reload
 
 
@@ -101,6 +102,16 @@ def _export_file(markdown: str) -> str:
     return export_file(markdown, ".md", f"讲话助手-{datetime.now():%Y%m%d-%H%M%S}")
 
 
+def vector_state(speech) -> str:
+    """A speech's state in the library table: answerable by keywords at once, then its vectors (ingest/store.py)
+    as a bar with the passages embedded, then complete."""
+    if speech.vectors_complete:
+        return "完成"
+    filled = round(STATE_BAR * speech.vectors / speech.passages)
+    bar = "█" * filled + "░" * (STATE_BAR - filled)
+    return f"可关键词检索 · 向量 {bar} {speech.vectors}/{speech.passages}"
+
+
 class Handlers:
     """What the UI's events do. Each method is one Gradio event handler; its inputs and outputs are the
     components ``build_ui`` wires to it, in that order."""
@@ -124,7 +135,8 @@ class Handlers:
             return value if value in allowed else None
 
         return (
-            gr.update(value=[[s.id, s.title, s.date or "", s.passages, s.characters] for s in speeches]),
+            gr.update(value=[[s.id, s.title, s.date or "", s.passages, s.characters, vector_state(s)]
+                             for s in speeches]),
             gr.update(choices=choices, value=[v for v in (filter_value or []) if v in ids]),
             gr.update(choices=years, value=keep(low, years)),
             gr.update(choices=years, value=keep(high, years)),
@@ -136,16 +148,20 @@ class Handlers:
 
     def refresh_if_changed(self, seen: str, filter_value=None, low=None, high=None, a=None, b=None, picked=None,
                            request: gr.Request = None) -> tuple:
-        """Every few seconds (a timer on the page): the library's generation as this page last saw it, then the
+        """Every few seconds (a timer on the page): the library's listing token as this page last saw it, then the
         lists as ``refresh_library`` gives them, only when another tab, an upload or ``python -m ingest`` changed
-        the library meanwhile (else nothing is sent). Outputs: the generation, then ``refresh_library``'s."""
+        the library meanwhile (else nothing is sent); when only the vector step moved on, the table alone (an open
+        dropdown is left alone). Outputs: the token, then ``refresh_library``'s."""
         try:
-            now = self.store.generation()
+            now = self.store.listing_token()
         except Exception:  # the library is down: the lists stay as they are, a question says why
             now = seen
         if now == seen:
             return (gr.skip(),) * 9
-        return (now, *self.refresh_library(filter_value, low, high, a, b, picked, request))
+        lists = self.refresh_library(filter_value, low, high, a, b, picked, request)
+        if now.split("|")[0] == (seen or "").split("|")[0]:
+            return (now, lists[0], *(gr.skip(),) * (len(lists) - 1))
+        return (now, *lists)
 
     # -- chat ------------------------------------------------------------------------------------------------
 
@@ -422,7 +438,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 comparison = gr.HTML("", elem_id="comparison", padding=True, js_on_load=None)
                 with gr.Accordion("复制 / 导出比较结果（Markdown、Word，含来源）", open=False,
                                   elem_id="comparison-export"):
-                    comparison_text = gr.Textbox(show_label=False, lines=8, max_lines=16, buttons=["copy"],
+                    # labelled: Gradio draws a textbox's copy button in its label
+                    comparison_text = gr.Textbox(label="比较结果", lines=8, max_lines=16, buttons=["copy"],
                                                  interactive=False, elem_id="comparison-md")
                     comparison_docx = gr.DownloadButton("下载比较结果（Word）", interactive=False, size="sm",
                                                         elem_id="comparison-docx")

@@ -109,7 +109,7 @@ def test_compare_two_speeches_with_citations(app, page, screenshots):
 
     # the comparison's copy: its Markdown with the sources, as the copy button puts it on the clipboard
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
-    page.get_by_text("复制比较结果（Markdown，含来源）").click()
+    page.get_by_text("复制 / 导出比较结果（Markdown、Word，含来源）").click()
     markdown = page.input_value("#comparison-md textarea")
     assert markdown.startswith("## 比较：经济增长目标") and "## 来源" in markdown and "[B1]" in markdown
     page.locator("#comparison-md button").first.click()

@@ -2,12 +2,12 @@
 
 On the on-disk store only (own ``Settings``, not the ``[disk]``/``[server]`` fixtures): the crash-at-every-write test
 needs a fresh library per crash point, one data dir each, and kills the run above Chroma, so a server would check
-nothing more; the SIGKILL test kills ``python -m ingest`` while it writes its data dir's Chroma files.
+nothing more; the SIGKILL test kills ``python -m ingest`` in its vector step (ingest/store.py: keywords first),
+between two batches of one speech's vectors.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -108,68 +108,79 @@ def test_a_crash_at_every_write_leaves_each_speech_wholly_old_or_new(tmp_path):
     assert writes > 10  # every step of add, update and prune was interrupted once
 
 
-# ``python -m ingest`` with one hook: after the passages of the second speech are written, and before its record
-# is switched to them (store.py's step 2 of 5), it says so on stdout and waits; the test kills it there.
-MID_WRITE_INGEST = """
-import sys
+# ``python -m ingest`` with two hooks on the vector step (ingest/store.py): each speech's step says on stdout where
+# it begins (``START id vectors``); with PAUSE set, after the first batch of 4 passages of the second speech is
+# written it says so (``MID-VECTORS id``) and waits; the test kills it there.
+VECTOR_STEP_INGEST = """
+import os, sys
 import ingest.store as store
 from ingest.__main__ import main
 
-put_speech, written = store.SpeechStore.put_speech, []
+embed_vectors, begun = store.SpeechStore.embed_vectors, []
 
-def paused_put_speech(self, speech, passages, **options):
+def paused_embed_vectors(self, speech_id, **options):
+    print("START", speech_id, self.get_speech(speech_id).vectors, flush=True)
+    begun.append(speech_id)
     progress = options.get("progress", lambda n: None)
-    written.append(speech.id)
 
     def after_a_batch(n):
         progress(n)
-        if len(written) == 2:
-            print("MID-WRITE", speech.id, flush=True)
+        if os.environ.get("PAUSE") and len(begun) == 2:
+            print("MID-VECTORS", speech_id, flush=True)
             sys.stdin.readline()  # until killed
 
-    return put_speech(self, speech, passages, **{**options, "progress": after_a_batch})
+    return embed_vectors(self, speech_id, **{**options, "batch": 4, "progress": after_a_batch})
 
-store.SpeechStore.put_speech = paused_put_speech
+store.SpeechStore.embed_vectors = paused_embed_vectors
 sys.exit(main(sys.argv[1:]))
 """
 
 
 @pytest.mark.slow
-def test_sigkill_during_a_real_ingest_then_rerun(tmp_path):
+def test_sigkill_in_the_vector_step_keeps_the_speech_answerable_and_the_next_run_resumes(tmp_path):
     folder = tmp_path / "speeches"
     shutil.copytree(SEED, folder)
     shutil.copytree(SAMPLES, folder / "samples")
     env = {**os.environ, "SPEECHES_DATA_DIR": str(tmp_path / "data"), "SPEECHES_EMBEDDING": f"st:{minilm_folder()}"}
-    command = [sys.executable, "-m", "ingest", "--quiet", str(folder)]
-    proc = subprocess.Popen([sys.executable, "-c", MID_WRITE_INGEST, "--quiet", str(folder)], cwd=ROOT, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-c", VECTOR_STEP_INGEST, "--quiet", str(folder)]
+    proc = subprocess.Popen(command, cwd=ROOT, env={**env, "PAUSE": "1"}, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()  # blocks until the hook speaks, or the process ends
-        assert line.startswith("MID-WRITE "), f"no mid-write signal: {line!r} {proc.stderr.read()[-2000:]}"
-        assert proc.poll() is None, "the ingest ended before it could be killed mid-write"
+        lines = []
+        while not (lines and lines[-1].startswith("MID-VECTORS ")):
+            line = proc.stdout.readline()  # blocks until the hook speaks, or the process ends
+            assert line, f"no mid-vectors signal: {lines} {proc.stderr.read()[-2000:]}"
+            lines.append(line)
+        assert proc.poll() is None, "the ingest ended before it could be killed in the vector step"
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=60) == -signal.SIGKILL
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    interrupted = line.split()[1]
+    interrupted = lines[-1].split()[1]
 
     settings = Settings(data_dir=tmp_path / "data", embedding=f"st:{minilm_folder()}", _env_file=None)
     store = open_store(settings)
-    pending = store._speeches.get(where={"pending": {"$ne": ""}}, include=[])["ids"]  # marked, step 1
-    assert pending == [interrupted], "the killed run left no speech half-written"
-    seen = snapshot(store)  # readers see the first speech whole, and not the interrupted one
-    assert len(seen) == 1 and interrupted not in seen
+    assert not store._speeches.get(where={"pending": {"$ne": ""}}, include=[])["ids"]  # no write was cut
+    listed = {s.id: s for s in store.list_speeches()}
+    assert len(listed) == 5  # every speech was stored keyword-ready before the vector step began
+    assert listed[interrupted].state == "vectors" and listed[interrupted].vectors == 4
+    seen = snapshot(store)  # readers see every speech whole, the interrupted one too
+    assert len(seen) == 5
+    from retriever.search import Filters, Retriever
+
+    found = Retriever(store, settings).retrieve(seen[interrupted][5][:30], k=3,
+                                                filters=Filters(speech_ids=[interrupted]))
+    assert found.passages and found.passages[0].speech_id == interrupted  # answerable by keywords meanwhile
     del store
 
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "repaired 1" in done.stdout, done.stdout
-    listed = subprocess.run([sys.executable, "-m", "ingest", "--list", "--json"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
-    speeches = json.loads(listed.stdout)
-    assert len(speeches) == 5 and all(s["passages"] > 0 for s in speeches)
+    starts = dict(line.split()[1:] for line in done.stdout.splitlines() if line.startswith("START "))
+    assert starts[interrupted] == "4"  # resumed after the batch written before the kill
     store = open_store(settings)
-    snapshot(store)
-    assert len(store._passages.get(include=[])["ids"]) == sum(s["passages"] for s in speeches)
+    speeches = store.list_speeches()
+    assert len(speeches) == 5 and all(s.state == "complete" for s in speeches)
+    assert snapshot(store) == seen
+    assert sorted(store._passages.get(include=[])["ids"]) == sorted(p for s in speeches for p in s.passage_ids())

@@ -10,6 +10,7 @@ CLI's hand-off does not need it, and the token does not open the local write rou
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, SHARED
 from reliability_helpers import NEW_SPEECH, start_app, stop
 
 pytestmark = pytest.mark.slow
@@ -28,6 +29,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NEW_ID = "2026-amber-bay"
 BY_MEANING = "海底通道何时动工"  # not one character bigram in common with the speech: only dense search finds it
 SAMPLE_ID = "2025-city-work-meeting"
+PROVINCIAL = SHARED / "corpora" / "provincial-2025"
 
 
 def run_cli(data_dir: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
@@ -103,6 +105,76 @@ def test_ingest_prune_and_reindex_beside_the_running_app_are_done_by_it(app, tmp
     other = run_cli(data_dir, str(folder), SPEECHES_CHUNK_SIZE="200")
     assert other.returncode == 2 and "SPEECHES_CHUNK_SIZE=300" in other.stderr  # never written with other settings
     assert process.poll() is None
+
+
+def test_no_wait_returns_once_keyword_ready_and_the_app_embeds_behind(app, tmp_path):
+    """Keywords first (issue 16): ``--no-wait`` returns after the keyword step, the speech answers a filtered
+    question at once, its state shows in the API and ``--list``, and the app embeds its vectors behind."""
+    process, url, data_dir, _ = app
+    folder = tmp_path / "report"
+    folder.mkdir()
+    shutil.copy(PROVINCIAL / "吉林省.txt", folder / "jilin.txt")
+    added = run_cli(data_dir, "--no-wait", str(folder))
+    assert added.returncode == 0 and "added 1" in added.stdout, added.stdout + added.stderr
+    assert "1 speech is answerable by keywords and waits for vectors" in added.stdout
+
+    def state() -> dict:
+        listed = httpx.get(f"{url}/api/speeches", headers=AUTH, timeout=30).json()
+        return next(s for s in listed if s["id"] == "jilin")
+
+    first = state()
+    assert first["state"] in ("keyword", "vectors") and first["vectors"] < first["passages"], first
+    answered = ask(url, "红旗汽车产销量增长了多少？", AUTH, speech_ids=["jilin"])
+    assert answered["found"] and answered["citations"][0]["speech_id"] == "jilin", answered
+    listing = subprocess.run([sys.executable, "-m", "ingest", "--list"], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "SPEECHES_DATA_DIR": str(data_dir)}, timeout=120)
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("jilin "))
+    assert " keyword " in row or " vectors " in row, listing.stdout
+    assert "waiting for vectors" in listing.stdout
+
+    deadline = time.monotonic() + 300
+    while (now := state())["state"] != "complete":
+        assert time.monotonic() < deadline, f"the app did not finish the vectors: {now}"
+        assert now["vectors"] >= first["vectors"]
+        time.sleep(1)
+    again = ask(url, "红旗汽车产销量增长了多少？", AUTH, speech_ids=["jilin"])
+    assert again["found"] and again["citations"][0]["start"] == answered["citations"][0]["start"]
+    assert process.poll() is None
+
+
+def test_an_app_killed_in_the_vector_step_resumes_it_when_it_starts_again(tmp_path):
+    data_dir = tmp_path / "data"
+    log = tmp_path / "app.log"
+    process, url = start_app(data_dir, log)
+    try:
+        shutil.copy(PROVINCIAL / "吉林省.txt", tmp_path / "jilin.txt")
+        assert run_cli(data_dir, "--no-wait", str(tmp_path / "jilin.txt")).returncode == 0
+        deadline = time.monotonic() + 300
+        while True:
+            listed = {s["id"]: s for s in httpx.get(f"{url}/api/speeches", timeout=30).json()}
+            if listed["jilin"]["vectors"] > 0:
+                break
+            assert time.monotonic() < deadline, listed["jilin"]
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        stop(process)
+    listing = run_cli(data_dir, "--list")
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("jilin "))
+    assert " vectors " in row, listing.stdout  # half-embedded: n of m
+
+    process, url = start_app(data_dir, log)
+    try:
+        answered = ask(url, "红旗汽车产销量增长了多少？", speech_ids=["jilin"])  # by keywords meanwhile
+        assert answered["found"] and answered["citations"][0]["speech_id"] == "jilin"
+        deadline = time.monotonic() + 300
+        while (jilin := next(s for s in httpx.get(f"{url}/api/speeches", timeout=30).json()
+                             if s["id"] == "jilin"))["state"] != "complete":
+            assert time.monotonic() < deadline, f"the restarted app did not finish the vectors: {jilin}"
+            time.sleep(1)
+    finally:
+        stop(process)
 
 
 def test_the_local_write_route_needs_the_secret_and_a_local_connection(app):
