@@ -77,7 +77,9 @@ class _Candidate:
 
 # words that frame a question without saying what it is about ("讲话提出了哪些…", "分别…"): left out of the scoring,
 # as the question words are (retriever/keyword.py), so a quote is judged by the question's own subject
-_FRAME = re.compile(r"政府工作报告|工作报告|讲话|报告|审议的?|闭幕会上?|开幕会上?|提出了?|提到|谈到|讲到|说到|指出|"
+_FRAME = re.compile(r"请?(?:详细|具体|简要|简单)?(?:说明|介绍|谈谈|讲讲|概括|总结|列举)一下|"
+                    r"请?(?:详细|具体|简要|简单)(?:地)?(?:说明|介绍|谈谈|讲讲|概括|总结|列举)|请(?:说明|介绍|列举)|"
+                    r"政府工作报告|工作报告|讲话|报告|审议的?|闭幕会上?|开幕会上?|提出了?|提到|谈到|讲到|说到|指出|"
                     r"强调|分别|主要|具体|有关|关于|对于|有什么|有何|要求|都|对|哪(?:些|个|几|一|里|儿)?")
 # particles: a bigram across one ("的经", "出了") belongs to no word
 _PARTICLE = re.compile(r"[的了是和与及或把被等着吗呢吧]")
