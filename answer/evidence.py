@@ -249,6 +249,9 @@ def _window(scorer: Scorer, text: str, start: int, end: int) -> tuple[int, int]:
     lo, hi = trimmed(text, *best_span)
     if lead_end is not None and lo >= lead_end and hi - start <= 2 * MAX_QUOTE:
         lo = start
+    if text[hi - 1] in "：:":  # a lead ("要做到三个到位：") says what follows, not what it is: the list comes too
+        later = [e for _, e in clauses if e > hi and e - lo <= 2 * MAX_QUOTE]
+        hi = trimmed(text, lo, later[-1])[1] if later else hi
     return lo, hi
 
 

@@ -282,7 +282,8 @@ class Assistant:
                   limit: int | None = None) -> evidence.Selection:
         """The quotes of ``passages`` that answer ``question``; ``rest``: what to look for in them (the question
         without the words that named its speech)."""
-        scorer = evidence.Scorer(question, self.retriever.keyword.term_weights(evidence.searched(rest or question)))
+        scorer = evidence.Scorer(question, self.retriever.keyword.term_weights(evidence.searched(rest or question),
+                                                                         junctions=False))
         wanted = {passage_id(sid, version, order + step) for sid, version, order in
                   (split_passage_id(p.passage_id) for p in passages) for step in (-1, 1) if order + step >= 0}
         around = self.store.passages_by_id(sorted(wanted - {p.passage_id for p in passages})) if passages else {}

@@ -243,13 +243,28 @@ class KeywordIndex:
         present = set(tokenize(text))
         return sum(w for t, w in weight.items() if t in present) / total if total else 0.0
 
-    def term_weights(self, query: str) -> dict[str, float]:
+    def term_weights(self, query: str, junctions: bool = True) -> dict[str, float]:
         """The search tokens of ``query`` (``query_tokens``: question words dropped) and their IDF in this library; a
-        token no passage holds gets the highest IDF, as in ``coverage``."""
+        token no passage holds gets the highest IDF, as in ``coverage``. Without ``junctions``, a bigram no passage
+        holds that only joins two held ones across one character (保护|护要|要坚|坚持 in "生态环境保护要坚持": 要 is a
+        word of its own) is left out: it is no term of the question, and at the highest IDF it outweighed the rest."""
         snap = self._snap
         unseen = float(np.log1p((len(snap.row_speech) + 0.5) / 0.5))
-        return {t: float(snap.idf[snap.term_ids[t]]) if t in snap.term_ids else unseen
-                for t in set(query_tokens(query))}
+        weights = {t: float(snap.idf[snap.term_ids[t]]) if t in snap.term_ids else unseen
+                   for t in set(query_tokens(query))}
+        if not junctions:
+            for run in _token_runs(_QUESTION.sub(" ", query)):
+                held = [t in snap.term_ids for t in run]
+                i = 0
+                while i < len(run):
+                    j = i
+                    while j < len(run) and not held[j]:
+                        j += 1
+                    if j > i and 0 < i and j < len(run) and j - i <= 2:  # unseen run[i:j] between held ones
+                        for t in run[i:j]:
+                            weights.pop(t, None)
+                    i = max(j, i + 1)
+        return weights
 
     def covering(self, query: str, titles: Mapping[str, str], at_least: float) -> list[tuple[str, float, float]]:
         """Every passage whose own text covers at least ``at_least`` of the query's weight (as ``coverage`` weighs

@@ -11,6 +11,7 @@ the log.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Annotated
 from datetime import datetime
@@ -35,7 +36,7 @@ from web.study_ui import StudyHandlers, topic_tab, verify_tab
 from web.uploads import ingest_uploads, remove_uploaded_source
 
 log = logging.getLogger(__name__)
-MAX_STOPPED_SESSIONS = 10_000
+MAX_STOPPED = 10_000
 
 STATIC = Path(__file__).resolve().parent / "static"
 UI_JS = (STATIC / "ui.js").read_text(encoding="utf-8")
@@ -121,7 +122,7 @@ class Handlers:
         self.assistant = assistant
         self.settings = settings
         self.store = assistant.store
-        # sessions whose 停止 was pressed: their answer yields nothing more, even before Gradio's cancel lands
+        # answers whose 停止 was pressed (their turn's id): they yield nothing more, even before the cancel lands
         self._stopped: set[str] = set()
 
     def refresh_library(self, filter_value=None, low=None, high=None, a=None, b=None, picked=None,
@@ -168,21 +169,18 @@ class Handlers:
 
     # -- chat ------------------------------------------------------------------------------------------------
 
-    def ask(self, question: str, messages: list, turns: list, speech_ids, year_from, year_to,
-            request: gr.Request = None) -> Iterator:
+    def ask(self, question: str, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
         """Outputs: chatbot, turns, question box, export text, export file. The turn is in ``turns`` from the start
         (answer None until it is done, with what was shown so far as ``partial``), so a stopped or failed answer
         keeps turns and messages in step. Closed by Gradio (the 停止 button, a closed tab), it closes the answer
-        stream, which frees the model (answer/events.py); once ``stopped`` ran for this session it yields nothing
-        more, so no late piece of the answer can draw over the stopped one."""
-        session = getattr(request, "session_hash", None)
-        self._stopped.discard(session)
+        stream, which frees the model (answer/events.py); once ``stopped`` ran for it (the turn's ``id``) it yields
+        nothing more, so no late piece of the answer can draw over the stopped one."""
         question = (question or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         history = recent_history(_history(turns), self.settings.max_history_turns, self.settings.max_history_chars)
-        asked = {"question": question, "answer": None, "partial": ""}
+        asked = {"question": question, "answer": None, "partial": "", "id": uuid.uuid4().hex}
         turns = [*turns, asked]
         messages = [*messages, {"role": "user", "content": render.question_html(question)},
                     {"role": "assistant", "content": render.streaming_html("")}]
@@ -197,8 +195,8 @@ class Handlers:
                     shown = render.streaming_html(reply.showing(), evidence=_evidence(reply))
                     messages = [*messages[:-1], {"role": "assistant", "content": shown}]
                     turns = [*turns[:-1], {**asked, "partial": reply.text, "evidence": _evidence(reply)}]
-                    if session in self._stopped:
-                        self._stopped.discard(session)
+                    if asked["id"] in self._stopped:
+                        self._stopped.discard(asked["id"])
                         return  # 停止 was pressed: ``stopped`` drew the answer; closing the stream frees the model
                     yield messages, turns, "", gr.skip(), gr.skip()
                 else:
@@ -218,16 +216,14 @@ class Handlers:
         yield (messages, turns, "", render.answer_markdown(answer),
                gr.update(value=_export_file(render.conversation_markdown(answered)), interactive=True))
 
-    def regenerate(self, messages: list, turns: list, speech_ids, year_from, year_to,
-                   request: gr.Request = None) -> Iterator:
+    def regenerate(self, messages: list, turns: list, speech_ids, year_from, year_to) -> Iterator:
         """重新生成 (the button beside 新对话): the last question asked again, its answer replaced (a stopped or
         failed one too); the LLM is tried again if it could not be used the first time. Outputs as ``ask``."""
         if not turns:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         cut = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=len(messages))
-        yield from self.ask(turns[-1]["question"], messages[:cut], turns[:-1], speech_ids, year_from, year_to,
-                            request)
+        yield from self.ask(turns[-1]["question"], messages[:cut], turns[:-1], speech_ids, year_from, year_to)
 
     def keep(self, turns: list) -> list:
         """What this browser keeps of the conversation (gr.BrowserState, until 新对话): its last answered turns."""
@@ -255,15 +251,14 @@ class Handlers:
         return (messages, turns, render.answer_markdown(answers[-1]),
                 gr.update(value=_export_file(render.conversation_markdown(answers)), interactive=True))
 
-    def stopped(self, messages: list, turns: list, request: gr.Request = None) -> tuple:
+    def stopped(self, messages: list, turns: list) -> tuple:
         """停止 (after Gradio cancelled the answer): outputs chatbot, turns. What was shown stays: the evidence, which
         stands as the answer, and the synthesis so far, marked as stopped; it is no part of the conversation a
         follow-up reads."""
-        session = getattr(request, "session_hash", None)
-        if session is not None:
-            if len(self._stopped) > MAX_STOPPED_SESSIONS:  # sessions that stopped and left: forget them
+        if turns and turns[-1].get("id"):
+            if len(self._stopped) > MAX_STOPPED:  # answers stopped after they ended: forget them
                 self._stopped.clear()
-            self._stopped.add(session)
+            self._stopped.add(turns[-1]["id"])
         if not turns or turns[-1].get("answer") is not None or "partial" not in turns[-1] or not messages:
             return gr.skip(), gr.skip()
         last = turns[-1]
