@@ -100,6 +100,35 @@ def test_a_reader_reads_but_cannot_write_through_any_route(roles_app, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_study_tools_are_reads_open_to_readers_and_closed_to_strangers(roles_app):
+    """The quote check, the topic view, the outline and the Word export (JSON routes and Gradio events): a reader
+    uses each, a caller without the token gets 401 from each, and none changes the library."""
+    draft = "书记强调：“今年全市经济增长的预期目标是5%左右。”"
+    routes = [("POST", "/api/verify", {"json": {"text": draft}}),
+              ("GET", "/api/topic", {"params": {"topic": "经济增长"}}),
+              ("GET", f"/api/speeches/{SAMPLE}/outline", {}),
+              ("POST", "/gradio_api/call/verify", {"json": {"data": [draft]}}),
+              ("POST", "/gradio_api/call/topic", {"json": {"data": ["经济增长"]}})]
+    before = roles_app.speeches(), roles_app.uploads()
+    for method, route, kwargs in routes:
+        refused = httpx.request(method, roles_app.url + route, timeout=60, **kwargs)
+        assert refused.status_code == 401, (route, refused.status_code)
+    checked = httpx.post(f"{roles_app.url}/api/verify", headers=READER_AUTH, json={"text": draft}, timeout=60)
+    assert checked.status_code == 200 and checked.json()["sentences"][0]["status"] == "exact"
+    topic = httpx.get(f"{roles_app.url}/api/topic", headers=READER_AUTH, params={"topic": "经济增长"}, timeout=60)
+    assert topic.status_code == 200 and topic.json()["speeches"]
+    outline = httpx.get(f"{roles_app.url}/api/speeches/{SAMPLE}/outline", headers=READER_AUTH, timeout=60)
+    assert outline.status_code == 200 and outline.json()["headings"]
+    word = httpx.post(f"{roles_app.url}/api/export/docx", headers=READER_AUTH, json=checked.json(), timeout=60)
+    assert word.status_code == 200 and word.content[:2] == b"PK"  # a .docx is a zip
+    assert httpx.post(f"{roles_app.url}/api/export/docx", json=checked.json(), timeout=60).status_code == 401
+    for api_name, data, words in [("verify", [draft], "一字不差"), ("topic", ["经济增长"], "topic-speech")]:
+        status, kind, shown = call(roles_app.url, READER_AUTH, api_name, data)
+        assert (status, kind) == (200, "complete") and words in json.dumps(shown, ensure_ascii=False), api_name
+    assert (roles_app.speeches(), roles_app.uploads()) == before
+
+
+@pytest.mark.slow
 def test_gradio_client_as_reader_is_refused_and_as_librarian_writes(roles_app, tmp_path):
     path, name = _speech(tmp_path, "客户端上传")
     reader = Client(roles_app.url, headers=READER_AUTH, verbose=False, analytics_enabled=False)
